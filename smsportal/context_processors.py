@@ -1,0 +1,5 @@
+from .models import WorkspaceSettings
+
+
+def workspace(request):
+    return {"workspace": WorkspaceSettings.load()}

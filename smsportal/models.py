@@ -1,0 +1,109 @@
+"""Workspace-wide models: settings editable by Operators, and the audit trail."""
+
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("%(value)s is not a known time zone (e.g. Europe/Stockholm)."), params={"value": value})
+
+
+def validate_region(value: str) -> None:
+    import phonenumbers
+
+    if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(_("%(value)s is not a two-letter country code (e.g. SE, GR)."), params={"value": value})
+
+
+class WorkspaceSettings(models.Model):
+    """A single row (pk=1). Defaults come from the environment; Operators edit it in the UI."""
+
+    name = models.CharField(max_length=100)
+    timezone = models.CharField(max_length=64, validators=[validate_timezone])
+    default_country = models.CharField(
+        max_length=2, validators=[validate_region], help_text=_("Used to read national phone numbers.")
+    )
+    default_sender = models.CharField(max_length=32, blank=True)
+    require_approval = models.BooleanField(
+        default=False, help_text=_("Campaigns must be approved by an Approver before they can be sent.")
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        verbose_name = _("workspace settings")
+        verbose_name_plural = _("workspace settings")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        self.default_country = self.default_country.upper()
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def load(cls) -> "WorkspaceSettings":
+        obj = cls.objects.filter(pk=1).first()
+        if obj is None:
+            obj, _created = cls.objects.get_or_create(
+                pk=1,
+                defaults={
+                    "name": settings.WORKSPACE_NAME,
+                    "timezone": settings.TIME_ZONE,
+                    "default_country": settings.DEFAULT_COUNTRY,
+                },
+            )
+        return obj
+
+
+class AuditLog(models.Model):
+    """Who did what, when. Written by services (never by views directly); never edited."""
+
+    class Action(models.TextChoices):
+        CREATE = "create", _("Created")
+        UPDATE = "update", _("Updated")
+        DELETE = "delete", _("Deleted")
+        IMPORT = "import", _("Imported")
+        EXPORT = "export", _("Exported")
+        BLOCK = "block", _("Blocked")
+        UNBLOCK = "unblock", _("Unblocked")
+        OPT_OUT = "opt_out", _("Opted out")
+        OPT_IN = "opt_in", _("Opted in")
+        SCHEDULE = "schedule", _("Scheduled")
+        START = "start", _("Started")
+        PAUSE = "pause", _("Paused")
+        RESUME = "resume", _("Resumed")
+        CANCEL = "cancel", _("Cancelled")
+        APPROVE = "approve", _("Approved")
+        SEND = "send", _("Sent")
+        SYNC = "sync", _("Synced")
+        LOGIN = "login", _("Logged in")
+        SETTINGS = "settings", _("Changed settings")
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150, blank=True, help_text=_("User name or system source."))
+    action = models.CharField(max_length=20, choices=Action.choices)
+    object_type = models.CharField(max_length=50, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"]),
+            models.Index(fields=["action", "-created_at"]),
+            models.Index(fields=["actor", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_label or 'system'} {self.get_action_display()} {self.object_repr}"

@@ -1,0 +1,20 @@
+"""Test settings: the same code paths, with fast hashing and an eager-capable Celery.
+
+``DATABASE_URL`` still decides the database, so the suite runs on SQLite by default and on PostgreSQL when
+CI (or you) point it there.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_DEBUG", "true")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
+os.environ.setdefault("CELERY_BROKER_URL", "memory://")
+
+from .base import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+MEDIA_ROOT = VAR_DIR / "test-media"  # noqa: F405
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405
