@@ -49,9 +49,7 @@ def inbound_record(*, account, items: Sequence[InboundSMS]) -> list[InboundMessa
         contact = Contact.objects.filter(phone=phone).first()
         reply_to = None
         if item.in_reply_to_external_id:
-            reply_to = Message.objects.filter(
-                account=account, external_id=item.in_reply_to_external_id
-            ).first()
+            reply_to = Message.objects.filter(account=account, external_id=item.in_reply_to_external_id).first()
         if reply_to is None and phone:
             reply_to = (
                 Message.objects.filter(account=account, to=phone, is_test=False, handed_over_at__lte=received)

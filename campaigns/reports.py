@@ -92,11 +92,7 @@ def apply_delivery_reports(
     with transaction.atomic():
         event_ids = [r.event_id for r in reports if r.event_id]
         seen = (
-            set(
-                MessageEvent.objects.filter(account=account, event_id__in=event_ids).values_list(
-                    "event_id", flat=True
-                )
-            )
+            set(MessageEvent.objects.filter(account=account, event_id__in=event_ids).values_list("event_id", flat=True))
             if event_ids
             else set()
         )

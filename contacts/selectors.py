@@ -21,13 +21,9 @@ def segment_contacts(segment: SavedSegment) -> QuerySet[Contact]:
     if query.get("status"):
         qs = qs.filter(status=query["status"])
     if query.get("group"):
-        qs = qs.filter(
-            Exists(GroupMembership.objects.filter(contact=OuterRef("pk"), group_id=query["group"]))
-        )
+        qs = qs.filter(Exists(GroupMembership.objects.filter(contact=OuterRef("pk"), group_id=query["group"])))
     if query.get("list"):
-        qs = qs.filter(
-            Exists(ListMembership.objects.filter(contact=OuterRef("pk"), contact_list_id=query["list"]))
-        )
+        qs = qs.filter(Exists(ListMembership.objects.filter(contact=OuterRef("pk"), contact_list_id=query["list"])))
     if query.get("q"):
         term = str(query["q"]).strip()
         qs = qs.filter(Q(phone__contains=term) | Q(first_name__icontains=term) | Q(last_name__icontains=term))
@@ -66,13 +62,9 @@ def audience_selected(
     qs = Contact.objects.filter(cond)
     ex_groups, ex_lists = _ids(exclude_groups), _ids(exclude_lists)
     if ex_groups:
-        qs = qs.exclude(
-            Exists(GroupMembership.objects.filter(contact=OuterRef("pk"), group_id__in=ex_groups))
-        )
+        qs = qs.exclude(Exists(GroupMembership.objects.filter(contact=OuterRef("pk"), group_id__in=ex_groups)))
     if ex_lists:
-        qs = qs.exclude(
-            Exists(ListMembership.objects.filter(contact=OuterRef("pk"), contact_list_id__in=ex_lists))
-        )
+        qs = qs.exclude(Exists(ListMembership.objects.filter(contact=OuterRef("pk"), contact_list_id__in=ex_lists)))
     return qs
 
 
@@ -93,9 +85,7 @@ def audience_breakdown(**audience) -> dict[str, int]:
     if group_ids:
         memberships += GroupMembership.objects.filter(group_id__in=group_ids, contact__in=selected).count()
     if list_ids:
-        memberships += ListMembership.objects.filter(
-            contact_list_id__in=list_ids, contact__in=selected
-        ).count()
+        memberships += ListMembership.objects.filter(contact_list_id__in=list_ids, contact__in=selected).count()
     duplicates = max(0, memberships - total) if memberships else 0
     eligible_count = total - blocklisted - opted_out
     return {
