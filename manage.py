@@ -55,9 +55,7 @@ def bootstrap() -> None:
         print("smsportal: installing locked dependencies (uv.lock)", flush=True)
         uv = VENV / "bin" / "uv"
         if not uv.exists():
-            subprocess.run(
-                [str(VENV_PY), "-m", "pip", "install", "--quiet", f"uv=={UV_VERSION}"], check=True
-            )
+            subprocess.run([str(VENV_PY), "-m", "pip", "install", "--quiet", f"uv=={UV_VERSION}"], check=True)
         env = dict(os.environ, UV_PROJECT_ENVIRONMENT=str(VENV), UV_PYTHON_DOWNLOADS="never")
         subprocess.run(
             [str(uv), "sync", "--frozen", "--all-groups", "--python", str(VENV_PY)],
@@ -69,7 +67,31 @@ def bootstrap() -> None:
     os.execv(str(VENV_PY), [str(VENV_PY), str(ROOT / "manage.py"), *sys.argv[1:]])
 
 
+def ensure_local_env() -> None:
+    """First ``up`` on a machine: write .env for a local, debug-mode run with stable random keys.
+
+    The keys must not change between runs (the credentials key decrypts stored provider credentials), so they are
+    generated once and kept in .env, which git ignores.
+    """
+    env_file = ROOT / ".env"
+    if env_file.exists() or os.environ.get("SECRET_KEY"):
+        return
+    import base64
+    import secrets
+
+    env_file.write_text(
+        "# Written by `manage.py up` for a local run; see .env.example for every setting.\n"
+        "DJANGO_DEBUG=true\n"
+        f"SECRET_KEY={secrets.token_urlsafe(50)}\n"
+        f"CREDENTIALS_KEY={base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()}\n"
+    )
+    env_file.chmod(0o600)
+    print("smsportal: wrote .env for a local run (debug mode, fresh keys)", flush=True)
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["up"]:
+        ensure_local_env()
     if not _in_project_venv() and os.environ.get("SMSPORTAL_NO_BOOTSTRAP") != "1":
         try:
             import django  # noqa: F401
