@@ -138,10 +138,10 @@ class Command(BaseCommand):
             for proc in procs.values():
                 if proc.poll() is None:
                     try:
-                        os.killpg(proc.pid, signal.SIGTERM)
+                        os.kill(proc.pid, signal.SIGTERM)  # the main process stops its own children
                     except ProcessLookupError:
                         pass
-            deadline = time.monotonic() + 15
+            deadline = time.monotonic() + 10
             for proc in procs.values():
                 try:
                     proc.wait(timeout=max(0.1, deadline - time.monotonic()))
