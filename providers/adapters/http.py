@@ -240,8 +240,10 @@ class ProviderHTTP:
     """One ``requests.Session`` per adapter instance.
 
     ``error_hook(response) -> ProviderError | None`` lets an adapter turn an error status or an error body
-    into a precise exception (with the provider's code and message); it is called for every response with
-    status >= 400 and, when ``check_body`` is given to :meth:`request`, for 2xx answers too.
+    into a precise exception (with the provider's code and message); it is called for every response, 2xx
+    included (providers that answer errors with 200), and returns None when the answer is fine. Without a hook,
+    or when it returns None for a status >= 400, the generic mapping applies. Exception texts are scrubbed of
+    every registered secret before they are raised.
     """
 
     def __init__(
@@ -268,6 +270,13 @@ class ProviderHTTP:
         if value:
             self.secrets.add(str(value))
             register_global_secret(str(value))
+
+    def scrub_exception(self, exc: ProviderError) -> ProviderError:
+        """Remove every known secret from an exception's texts (providers sometimes echo them back)."""
+        exc.message = scrub(exc.message, self.secrets)
+        exc.provider_message = scrub(exc.provider_message, self.secrets)
+        exc.args = (exc.message,)
+        return exc
 
     def request(
         self,
@@ -327,20 +336,16 @@ class ProviderHTTP:
                 url=raw.url,
                 elapsed_ms=int((time.perf_counter() - started) * 1000),
             )
-            if error_hook is not None:
-                exc = error_hook(response)
-                if exc is not None:
-                    error = scrub(str(exc), self.secrets)
-                    raise exc
-            if status >= 400:
+            exc = error_hook(response) if error_hook is not None else None
+            if exc is None and status >= 400:
                 exc = default_error_for(response)
-                error = scrub(str(exc), self.secrets)
-                raise exc
-            if 300 <= status < 400:
+            if exc is None and 300 <= status < 400:
                 exc = ProviderResponseError(
                     f"Unexpected redirect to {response.headers.get('Location', '?')}", status_code=status
                 )
-                error = scrub(str(exc), self.secrets)
+            if exc is not None:
+                self.scrub_exception(exc)
+                error = str(exc)
                 raise exc
             return response
         finally:

@@ -6,6 +6,7 @@ traceback from deep inside Django.
 
 import base64
 import hashlib
+import os
 import sys
 from pathlib import Path
 
@@ -16,7 +17,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# Values from the environment win over .env (SMSPORTAL_ENV_FILE picks another file; "none" reads no file).
+_env_file = os.environ.get("SMSPORTAL_ENV_FILE", str(BASE_DIR / ".env"))
+if _env_file != "none" and Path(_env_file).is_file():
+    environ.Env.read_env(_env_file, overwrite=False)
 
 
 def _fail(message: str):
@@ -212,6 +216,8 @@ CELERY_BEAT_SCHEDULE: dict = {}  # filled by smsportal.celery from each app's BE
 # --- Providers ------------------------------------------------------------------------------------------
 SMSPORTAL_ADAPTERS = [
     "providers.adapters.sandbox.SandboxAdapter",
+    "providers.adapters.jojka.JojkaAdapter",
+    "providers.adapters.jooksms.JookSMSAdapter",
 ]
 PROVIDER_HTTP_TIMEOUT = (env.float("PROVIDER_CONNECT_TIMEOUT", default=5.0), env.float("PROVIDER_READ_TIMEOUT", default=30.0))
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
