@@ -159,6 +159,8 @@ STORAGES = {
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 20_000
 IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=512 * 1024 * 1024)
+IMPORT_FILE_RETENTION_DAYS = env.int("IMPORT_FILE_RETENTION_DAYS", default=30)
+REQUEST_LOG_RETENTION_DAYS = env.int("REQUEST_LOG_RETENTION_DAYS", default=30)
 
 # --- Provider credentials at rest -----------------------------------------------------------------------
 # Fernet keys, comma-separated: the first encrypts, all decrypt (rotation). In debug only, a key is derived
@@ -200,7 +202,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": 0.1,
     }
 elif CELERY_BROKER_URL.startswith(("redis", "amqp", "pyamqp")):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # An unacknowledged task (its worker died) is redelivered after this many seconds.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
@@ -219,6 +222,8 @@ SMSPORTAL_ADAPTERS = [
     "providers.adapters.sandbox.SandboxAdapter",
     "providers.adapters.jojka.JojkaAdapter",
     "providers.adapters.jooksms.JookSMSAdapter",
+    "providers.adapters.mobizon.MobizonAdapter",
+    "providers.adapters.ogangi.OgangiAdapter",
 ]
 PROVIDER_HTTP_TIMEOUT = (env.float("PROVIDER_CONNECT_TIMEOUT", default=5.0), env.float("PROVIDER_READ_TIMEOUT", default=30.0))
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")

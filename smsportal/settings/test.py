@@ -8,7 +8,8 @@ import os
 
 os.environ.setdefault("DJANGO_DEBUG", "true")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
-os.environ.setdefault("CELERY_BROKER_URL", "memory://")
+# Eager by default; integration tests switch eagerness off and talk to TEST_BROKER_URL (Redis) for real.
+os.environ.setdefault("CELERY_BROKER_URL", os.environ.get("TEST_BROKER_URL", "memory://"))
 
 from .base import *  # noqa: E402,F403
 
