@@ -14,7 +14,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = BASE_DIR / "var"
+VAR_DIR = Path(os.environ.get("SMSPORTAL_VAR_DIR") or BASE_DIR / "var")
 
 env = environ.Env()
 # Values from the environment win over .env (SMSPORTAL_ENV_FILE picks another file; "none" reads no file).
@@ -95,7 +95,7 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------------------
-VAR_DIR.mkdir(exist_ok=True)
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 try:
     DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'smsportal.sqlite3'}")}
 except (ImproperlyConfigured, ValueError, KeyError) as exc:
