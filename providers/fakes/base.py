@@ -72,10 +72,11 @@ class FakeProvider:
         self.fail_next: list[Response] = []  # canned answers served before the normal routes
         self._routes: list[tuple[str, re.Pattern, Callable]] = []
         for name in dir(type(self)):
-            fn = getattr(self, name)
-            spec = getattr(fn, "_fake_route", None)
+            # look the route up on the class: getattr(self, …) would evaluate properties such as base_url
+            # before the server exists
+            spec = getattr(getattr(type(self), name, None), "_fake_route", None)
             if spec:
-                self._routes.append((spec[0], spec[1], fn))
+                self._routes.append((spec[0], spec[1], getattr(self, name)))
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
