@@ -69,9 +69,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # every view needs a signed-in user unless marked @login_not_required (sign-in, healthz, webhooks)
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "smsportal.htmx.HtmxMessagesMiddleware",  # flash messages → HX-Trigger toasts on htmx partial responses
     "smsportal.middleware.WorkspaceTimezoneMiddleware",
 ]
 
