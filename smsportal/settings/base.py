@@ -227,6 +227,7 @@ SMSPORTAL_ADAPTERS = [
     "providers.adapters.jooksms.JookSMSAdapter",
     "providers.adapters.mobizon.MobizonAdapter",
     "providers.adapters.ogangi.OgangiAdapter",
+    "providers.adapters.apifon.ApifonAdapter",
 ]
 PROVIDER_HTTP_TIMEOUT = (env.float("PROVIDER_CONNECT_TIMEOUT", default=5.0), env.float("PROVIDER_READ_TIMEOUT", default=30.0))
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
