@@ -330,14 +330,14 @@ class ApifonAdapter(BaseAdapter):
             "api_token",
             "API token",
             required=False,
-            help_text="HMAC mode: the token (\"API Token / Client ID\") sent before the colon.",
+            help_text='HMAC mode: the token ("API Token / Client ID") sent before the colon.',
         ),
         CredentialField(
             "secret_key",
             "Secret key",
             secret=True,
             required=False,
-            help_text="HMAC mode: the key the requests are signed with (the panel calls it \"API Key\").",
+            help_text='HMAC mode: the key the requests are signed with (the panel calls it "API Key").',
         ),
         CredentialField("client_id", "OAuth client id", required=False, help_text="OAuth2 mode."),
         CredentialField("client_secret", "OAuth client secret", secret=True, required=False, help_text="OAuth2 mode."),
@@ -403,6 +403,7 @@ class ApifonAdapter(BaseAdapter):
         self._list_fields: dict[str, dict[str, dict]] = {}
         self._inactive: dict[str, dict[str, str]] = {}
         self._blocked: set[str] | None = None
+        self._lists_scanned = False
 
     # ================================================================== options
     @property
@@ -504,13 +505,22 @@ class ApifonAdapter(BaseAdapter):
         status = response.status_code
         if status == 429:
             return ProviderThrottled(
-                message, code=status, provider_message=description, status_code=status,
+                message,
+                code=status,
+                provider_message=description,
+                status_code=status,
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         if status >= 500 or status == 408:
             return ProviderConnectionError(message, code=status, provider_message=description, status_code=status)
-        if status in (400, 401, 403) and error in {"", "invalid_client", "unauthorized_client", "invalid_grant",
-                                                   "invalid_scope", "access_denied"}:
+        if status in (400, 401, 403) and error in {
+            "",
+            "invalid_client",
+            "unauthorized_client",
+            "invalid_grant",
+            "invalid_scope",
+            "access_denied",
+        }:
             return ProviderAuthError(message, code=error or status, provider_message=description, status_code=status)
         return ProviderResponseError(message, code=error or status, provider_message=description, status_code=status)
 
@@ -636,12 +646,14 @@ class ApifonAdapter(BaseAdapter):
         if status == 401:
             return ProviderAuthError(message, **kwargs)
         if status == 429:
-            return ProviderThrottled(message, retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                                     **kwargs)
+            return ProviderThrottled(
+                message, retry_after=parse_retry_after(response.headers.get("Retry-After")), **kwargs
+            )
         if status == 408:
             if send:  # "Server failed to deliver a response in time": the send may have been processed
-                return ProviderTimeout(message + ": the request may have been processed; it will be reconciled",
-                                       ambiguous=True, **kwargs)
+                return ProviderTimeout(
+                    message + ": the request may have been processed; it will be reconciled", ambiguous=True, **kwargs
+                )
             return ProviderConnectionError(message, **kwargs)
         if status >= 500:
             return ProviderConnectionError(message, **kwargs)
@@ -664,8 +676,9 @@ class ApifonAdapter(BaseAdapter):
                 f"Apifon needs a number of 7-15 digits in international format; {message.to!r} is not", field="to"
             )
         if not sender:
-            raise ProviderValidationError("Apifon needs a sender id (none on the message or the account)",
-                                          field="sender")
+            raise ProviderValidationError(
+                "Apifon needs a sender id (none on the message or the account)", field="sender"
+            )
         if not sender.lstrip("+").isdigit() and not (sender.isascii() and sender.isprintable()):
             raise ProviderValidationError(
                 f"Apifon sender ids use Latin characters and digits only; {sender!r} has others", field="sender"
@@ -756,8 +769,9 @@ class ApifonAdapter(BaseAdapter):
     def send_batch(self, batch: Sequence[OutboundSMS]) -> list[SendResult]:
         from campaigns.segments import count_segments
 
-        response = self._call("POST", "sms/send", json_body=self.build_send_body(batch), operation="sms.send",
-                              send=True)
+        response = self._call(
+            "POST", "sms/send", json_body=self.build_send_body(batch), operation="sms.send", send=True
+        )
         try:
             data = self._json(response)
         except ProviderUnparseableResponse as exc:
@@ -801,8 +815,12 @@ class ApifonAdapter(BaseAdapter):
                     MessageStatus.QUEUED,  # accepted; only the delivery callback confirms more
                     external_id=external_id_for(request_id, message_id),
                     segments=segments,
-                    raw={"request_id": request_id, "reference": data.get("reference"), "number": m.msisdn,
-                         "details": entries},
+                    raw={
+                        "request_id": request_id,
+                        "reference": data.get("reference"),
+                        "number": m.msisdn,
+                        "details": entries,
+                    },
                 )
             )
         return out
@@ -840,7 +858,9 @@ class ApifonAdapter(BaseAdapter):
         if removed > len(messages):
             logger.warning(
                 "Apifon removed %s scheduled messages while reconciling %s: the timed-out request held messages "
-                "that were not passed to reconcile()", removed, len(messages),
+                "that were not passed to reconcile()",
+                removed,
+                len(messages),
             )
         return [None for _ in messages]
 
@@ -870,11 +890,13 @@ class ApifonAdapter(BaseAdapter):
             count = self._remove("REQUEST_ID", request_id)
             for ext in exts:
                 if count > 0:
-                    results[ext] = CancelResult(ext, cancelled=True,
-                                                detail=f"Apifon removed {count} scheduled message(s) of the request")
+                    results[ext] = CancelResult(
+                        ext, cancelled=True, detail=f"Apifon removed {count} scheduled message(s) of the request"
+                    )
                 else:
-                    results[ext] = CancelResult(ext, cancelled=False,
-                                                detail="Nothing scheduled left at Apifon (already sent or unknown)")
+                    results[ext] = CancelResult(
+                        ext, cancelled=False, detail="Nothing scheduled left at Apifon (already sent or unknown)"
+                    )
         return [results[ext] for ext in external_ids]
 
     # ================================================================== account
@@ -1001,8 +1023,7 @@ class ApifonAdapter(BaseAdapter):
         page. ``meta.total`` is not used (the document calls it pages in tables and items in examples)."""
         page = 1
         while True:
-            data = self._json(self._call("GET", path, query={**query, "page": page, "size": size},
-                                         operation=operation))
+            data = self._json(self._call("GET", path, query={**query, "page": page, "size": size}, operation=operation))
             data = data if isinstance(data, dict) else {}
             results = [r for r in (data.get("results") or []) if isinstance(r, dict)]
             yield from results
@@ -1030,9 +1051,7 @@ class ApifonAdapter(BaseAdapter):
         self._lists[list_id] = item
         fields = item.get("subscriber_fields")
         if isinstance(fields, list):
-            self._list_fields[list_id] = {
-                str(f["field"]): f for f in fields if isinstance(f, dict) and f.get("field")
-            }
+            self._list_fields[list_id] = {str(f["field"]): f for f in fields if isinstance(f, dict) and f.get("field")}
 
     def _get_list(self, list_id: str, *, fresh: bool = False) -> dict | None:
         if not fresh and list_id in self._lists:
@@ -1062,17 +1081,19 @@ class ApifonAdapter(BaseAdapter):
         except Exception:  # no workspace yet: lists still need a prefix
             code = 0
         if not code:
-            raise ProviderValidationError("Set the country code for new Apifon lists (option list_prefix)",
-                                          field="list_prefix")
+            raise ProviderValidationError(
+                "Set the country code for new Apifon lists (option list_prefix)", field="list_prefix"
+            )
         return f"+{code}"
 
     def push_group(self, group: SyncGroup) -> str:
-        """Create or rename the Apifon list for ``group``; idempotent (an unchanged list is not written)."""
+        """Create or rename the Apifon list for ``group``; idempotent (an unchanged list is not written).
+
+        Without an external id, a list with the same title is reused rather than duplicated."""
         title = group.name.strip()
         current = self._get_list(group.external_id, fresh=True) if group.external_id else None
         if current is None:
-            current = next((item for item in self._all_lists() if str(item.get("title") or "").strip() == title),
-                           None)
+            current = self._list_titled(title)
         if current is not None:
             list_id = str(current["id"])
             if str(current.get("title") or "").strip() != title:
@@ -1082,26 +1103,30 @@ class ApifonAdapter(BaseAdapter):
                     if current.get(key) not in (None, ""):
                         body[key] = current[key]
                 self._call("PUT", f"list/{quote(list_id, safe='')}", json_body=body, operation="list.update")
-                self._lists[list_id] = {**current, "title": title}
+                self._remember_list({**current, "title": title})
             return list_id
+        prefix = self._list_prefix()
         response = self._call(
-            "POST", "list", json_body={"title": title, "type": "ADVANCED", "prefix": self._list_prefix()},
-            operation="list.create",
+            "POST", "list", json_body={"title": title, "type": "ADVANCED", "prefix": prefix}, operation="list.create"
         )
         list_id = self._id_from_location(response)
         if not list_id:
-            found = next((i for i in self._all_lists() if str(i.get("title") or "").strip() == title), None)
+            self._lists_scanned = False
+            found = self._list_titled(title)
             if found is None:
                 raise ProviderUnparseableResponse("Apifon created the list but named no id (no Location header)")
             list_id = str(found["id"])
+        self._lists.setdefault(list_id, {"id": list_id, "title": title, "prefix": prefix})
         return list_id
 
-    def _all_lists(self) -> list[dict]:
-        items = list(self._paginate("list", {}, size=LIST_PAGE_SIZE, operation="list.list"))
-        for item in items:
-            if item.get("id"):
-                self._remember_list(item)
-        return [i for i in items if i.get("id")]
+    def _list_titled(self, title: str) -> dict | None:
+        """The first list with this title; all lists are read once per adapter instance."""
+        if not self._lists_scanned:
+            for item in self._paginate("list", {}, size=LIST_PAGE_SIZE, operation="list.list"):
+                if item.get("id"):
+                    self._remember_list(item)
+            self._lists_scanned = True
+        return next((i for i in self._lists.values() if str(i.get("title") or "").strip() == title), None)
 
     @staticmethod
     def _id_from_location(response: HttpResponse) -> str:
@@ -1131,7 +1156,8 @@ class ApifonAdapter(BaseAdapter):
                 mapping[key] = index[wanted]
                 continue
             response = self._call(
-                "POST", f"list/{quote(list_id, safe='')}/field",
+                "POST",
+                f"list/{quote(list_id, safe='')}/field",
                 json_body={"name": wanted, "type": "TEXT", "length": 256, "internal": False},
                 operation="list.field.create",
             )
@@ -1142,8 +1168,11 @@ class ApifonAdapter(BaseAdapter):
                 identifier = next((i for i, s in fields.items() if field_key(s.get("name") or i) == wanted), "")
             if not identifier:
                 raise ProviderUnparseableResponse(f"Apifon created field {wanted} but did not say its identifier")
-            self._list_fields.setdefault(list_id, {})[identifier] = {"field": identifier, "name": wanted,
-                                                                      "type": "TEXT"}
+            self._list_fields.setdefault(list_id, {})[identifier] = {
+                "field": identifier,
+                "name": wanted,
+                "type": "TEXT",
+            }
             index[wanted] = identifier
             mapping[key] = identifier
         return mapping
@@ -1214,7 +1243,8 @@ class ApifonAdapter(BaseAdapter):
                 subscribers.append(sub)
             for chunk in chunked(subscribers, CONTACTS_BULK_SIZE):
                 self._call(
-                    "POST", f"list/{quote(list_id, safe='')}/subscriber/bulk",
+                    "POST",
+                    f"list/{quote(list_id, safe='')}/subscriber/bulk",
                     json_body={"update_on_duplicate": True, "subscribers": list(chunk)},
                     operation="subscriber.bulk",
                 )
@@ -1236,20 +1266,27 @@ class ApifonAdapter(BaseAdapter):
         for group in list(self.pull_groups()):
             list_id = group.external_id
             fields = self._list_fields.get(list_id, {})
-            for sub in self._paginate(f"list/{quote(list_id, safe='')}/subscriber", {}, size=PAGE_SIZE,
-                                      operation="subscriber.list"):
+            for sub in self._paginate(
+                f"list/{quote(list_id, safe='')}/subscriber", {}, size=PAGE_SIZE, operation="subscriber.list"
+            ):
                 if sub.get("archived") is True:
                     continue
                 digits = re.sub(r"\D", "", str(sub.get("destination") or ""))
                 if not digits:
                     continue  # email-only subscriber
                 entry = merged.setdefault(
-                    digits, {"first_name": "", "last_name": "", "attributes": {}, "groups": [],
-                             "external_id": str(sub.get("destination_id") or destination_id(digits))},
+                    digits,
+                    {
+                        "first_name": "",
+                        "last_name": "",
+                        "attributes": {},
+                        "groups": [],
+                        "external_id": str(sub.get("destination_id") or destination_id(digits)),
+                    },
                 )
                 entry["groups"].append(list_id)
                 values = sub.get("subscriber_fields") or sub.get("subscribers_fields") or {}
-                for identifier, value in (values.items() if isinstance(values, dict) else ()):
+                for identifier, value in values.items() if isinstance(values, dict) else ():
                     spec = fields.get(identifier, {})
                     key = field_key(spec.get("name") or identifier)
                     if str(spec.get("type") or "").upper() == "DATE" or identifier.startswith("date_"):
@@ -1273,14 +1310,14 @@ class ApifonAdapter(BaseAdapter):
 
     # ================================================================== sync: bounce list <-> blocklist
     def pull_blocklist(self) -> Iterable[SyncBlockEntry]:
-        for item in self._paginate("bounce/subscriber", {"type": "MOBILE"}, size=PAGE_SIZE,
-                                   operation="bounce.list"):
+        for item in self._paginate("bounce/subscriber", {"type": "MOBILE"}, size=PAGE_SIZE, operation="bounce.list"):
             digits = re.sub(r"\D", "", str(item.get("destination") or ""))
             if not digits:
                 continue
             reason = str(item.get("reason") or "other")
-            yield SyncBlockEntry(phone="+" + digits, reason=BLOCK_REASON_TO_OURS.get(reason, "provider"),
-                                 external_id=digits)
+            yield SyncBlockEntry(
+                phone="+" + digits, reason=BLOCK_REASON_TO_OURS.get(reason, "provider"), external_id=digits
+            )
 
     def _blocked_numbers(self) -> set[str]:
         if self._blocked is None:
