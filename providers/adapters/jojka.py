@@ -110,6 +110,13 @@ def _msisdn(phone: Any) -> str:
     return digits
 
 
+def _sender(sender: str) -> str | None:
+    """A name as given; a numeric sender in MSISDN form (no "+"); None (the account's Jojka number) if empty."""
+    if not sender:
+        return None
+    return sender.lstrip("+") if sender.lstrip("+").isdigit() else sender
+
+
 def _clean_field(value: Any) -> str:
     """import_contacts_list has no text delimiter: "," and ";" (and line breaks) must not appear in fields."""
     return " ".join(re.sub(r"[,;\r\n]+", " ", str(value or "")).split())
@@ -282,7 +289,7 @@ class JojkaAdapter(BaseAdapter):
         return str(value), data
 
     def _send_one(self, m: OutboundSMS) -> SendResult:
-        fields = {"to": _msisdn(m.to), "msg": m.text, "from": m.sender or None}
+        fields = {"to": _msisdn(m.to), "msg": m.text, "from": _sender(m.sender)}
         message_id, data = self._send_call("send", fields, "message_id", [m])
         if message_id is None:
             return data[0]
@@ -297,7 +304,7 @@ class JojkaAdapter(BaseAdapter):
         fields = {
             "to_msisdn": ";".join(_msisdn(m.to) for m in batch),
             "msg": first.text,
-            "from": first.sender or None,
+            "from": _sender(first.sender),
             "scheduled": self._scheduled(first),
             # "Only used for internal statistics": our campaign's name when the caller gives it, else our
             # reference of the batch's first message, so the campaign can be found in Jojka's interface.

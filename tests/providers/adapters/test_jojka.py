@@ -577,6 +577,12 @@ def test_limits_are_enforced_before_any_call(message, reason):
     assert reason in result.error_message
 
 
+def test_numeric_sender_is_sent_as_msisdn(mocked_responses):
+    add(mocked_responses, "send", payload("send.json"))
+    adapter().send([sms(sender="+46709771337")])
+    assert form(mocked_responses.calls[0])["from"] == "46709771337"
+
+
 def test_allowed_senders():
     a = adapter()
     for sender in ("Jojka", "Shop-Sale", "My Shop", "46709771337"):
