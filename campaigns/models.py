@@ -33,16 +33,16 @@ class Campaign(models.Model):
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=150)
-    account = models.ForeignKey("providers.ProviderAccount", null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="campaigns")
+    account = models.ForeignKey(
+        "providers.ProviderAccount", null=True, blank=True, on_delete=models.PROTECT, related_name="campaigns"
+    )
     sender = models.CharField(max_length=32, blank=True)
     text = models.TextField(blank=True)
     groups = models.ManyToManyField("contacts.Group", blank=True, related_name="campaigns")
     lists = models.ManyToManyField("contacts.ContactList", blank=True, related_name="campaigns")
     segments = models.ManyToManyField("contacts.SavedSegment", blank=True, related_name="campaigns")
     exclude_groups = models.ManyToManyField("contacts.Group", blank=True, related_name="excluded_from_campaigns")
-    exclude_lists = models.ManyToManyField("contacts.ContactList", blank=True,
-                                           related_name="excluded_from_campaigns")
+    exclude_lists = models.ManyToManyField("contacts.ContactList", blank=True, related_name="excluded_from_campaigns")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
     scheduled_at = models.DateTimeField(null=True, blank=True)
     speed_mode = models.CharField(max_length=10, choices=SpeedMode.choices, default=SpeedMode.MAX)
@@ -62,10 +62,18 @@ class Campaign(models.Model):
     cancelled_count = models.PositiveIntegerField(default=0)
     cost_estimate = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     error_message = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="+")
+    # Send pipeline state (see campaigns/sending.py): the audience estimate and the campaign's own rate are
+    # fixed at start; the snapshot copies the audience in contact-id chunks up to ``snapshot_cursor``.
+    audience_estimate = models.PositiveIntegerField(default=0)
+    send_rate = models.FloatField(null=True, blank=True, help_text=_("Messages per second set by the speed mode."))
+    snapshot_cursor = models.BigIntegerField(default=0)
+    snapshot_done = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     approved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -105,16 +113,26 @@ class Message(models.Model):
     FINAL = frozenset({"delivered", "undelivered", "expired", "rejected", "failed", "cancelled"})
     # Higher rank wins; a lower-ranked update never overwrites a higher one (late "sent" after "delivered").
     RANK = {
-        "pending": 0, "unknown": 1, "queued": 2, "sent": 3,
-        "undelivered": 4, "expired": 4, "rejected": 4, "failed": 4, "cancelled": 4, "delivered": 5,
+        "pending": 0,
+        "unknown": 1,
+        "queued": 2,
+        "sent": 3,
+        "undelivered": 4,
+        "expired": 4,
+        "rejected": 4,
+        "failed": 4,
+        "cancelled": 4,
+        "delivered": 5,
     }
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="messages", null=True, blank=True)
-    contact = models.ForeignKey("contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="messages")
-    account = models.ForeignKey("providers.ProviderAccount", null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="messages")
+    contact = models.ForeignKey(
+        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    account = models.ForeignKey(
+        "providers.ProviderAccount", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
     to = models.CharField(max_length=16)
     sender = models.CharField(max_length=32, blank=True)
     text = models.TextField()
@@ -133,6 +151,12 @@ class Message(models.Model):
     failed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     next_poll_at = models.DateTimeField(null=True, blank=True)
+    # A pending message is "claimed" while one batch run hands it over: claim_token names that run. A claim
+    # left behind by a killed worker is reconciled with the provider, never blindly resent.
+    claim_token = models.CharField(max_length=32, blank=True, default="")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # Set when the hand-over outcome is unclear (timeout, lost worker): look it up at the provider after this.
+    reconcile_after = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -149,6 +173,12 @@ class Message(models.Model):
             models.Index(fields=["status", "next_poll_at"], name="message_poll"),
             models.Index(fields=["contact", "-created_at"], name="message_contact"),
             models.Index(fields=["-created_at"], name="message_created"),
+            models.Index(
+                fields=["claim_token", "claimed_at"], name="message_claimed", condition=~models.Q(claim_token="")
+            ),
+            models.Index(
+                fields=["reconcile_after"], name="message_reconcile", condition=models.Q(reconcile_after__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
@@ -164,8 +194,9 @@ class MessageEvent(models.Model):
         POLL = "poll", _("Polled status")
 
     message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
-    account = models.ForeignKey("providers.ProviderAccount", null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="+")
+    account = models.ForeignKey(
+        "providers.ProviderAccount", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     kind = models.CharField(max_length=10, choices=Kind.choices)
     event_id = models.CharField(max_length=128, blank=True, help_text=_("Provider's event id, for de-duplication."))
     external_id = models.CharField(max_length=128, blank=True)
@@ -185,6 +216,10 @@ class MessageEvent(models.Model):
         indexes = [
             models.Index(fields=["message", "received_at"], name="event_message"),
             models.Index(fields=["received_at"], name="event_received"),
+            # Reports that arrived before the send answer was stored (matched later by external id).
+            models.Index(
+                fields=["account", "external_id"], name="event_orphan", condition=models.Q(message__isnull=True)
+            ),
         ]
 
     def __str__(self) -> str:
@@ -207,21 +242,24 @@ class InboundMessage(models.Model):
         CLOSED = "closed", _("Closed")  # handled
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    account = models.ForeignKey("providers.ProviderAccount", null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="inbound_messages")
+    account = models.ForeignKey(
+        "providers.ProviderAccount", null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_messages"
+    )
     external_id = models.CharField(max_length=128, blank=True)
     from_phone = models.CharField(max_length=32)
     to = models.CharField(max_length=32, blank=True)
     text = models.TextField(blank=True)
     received_at = models.DateTimeField()
-    contact = models.ForeignKey("contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="inbound_messages")
+    contact = models.ForeignKey(
+        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_messages"
+    )
     campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
     in_reply_to = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
     keyword = models.CharField(max_length=10, choices=Keyword.choices, default=Keyword.NONE)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.UNREAD)
-    assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="+")
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     raw = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -256,3 +294,52 @@ class TestNumber(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.phone})" if self.label else self.phone
+
+
+class CampaignLane(models.Model):
+    """One of a campaign's parallel send loops. The holder token is a lease: a loop whose task is duplicated
+    or replayed finds another holder and stops; a loop whose worker died is restarted once the lease expires."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="lanes")
+    lane = models.PositiveSmallIntegerField()
+    holder = models.CharField(max_length=32, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveSmallIntegerField(default=0, help_text=_("Consecutive retryable errors."))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "lane"], name="uniq_campaign_lane")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}/{self.lane}"
+
+
+class ThrottleBucket(models.Model):
+    """A rate limit shared by every worker process (virtual-scheduling token bucket, GCRA).
+
+    ``next_free`` is the epoch second from which the next message may go; reserving n messages at r/s moves
+    it by n/r in one atomic UPDATE, so two workers never get the same slot, on SQLite and PostgreSQL alike.
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    next_free = models.FloatField(default=0.0)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class CampaignMinute(models.Model):
+    """Per-minute counts of one campaign, for the status chart and the achieved rate without a COUNT(*)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="minutes")
+    minute = models.DateTimeField()
+    handed_over = models.PositiveIntegerField(default=0)
+    delivered = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["minute"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "minute"], name="uniq_campaign_minute")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.minute:%H:%M}"

@@ -9,14 +9,20 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from providers.adapters.types import DeliveryReport
 
-from .models import Campaign, Message, MessageEvent
+from .models import Campaign, CampaignMinute, Message, MessageEvent
+
+
+def db_datetime(value):
+    return connection.ops.adapt_datetimefield_value(value)
+
 
 COUNTER_FIELD = {
     "pending": "pending_count",
@@ -40,10 +46,10 @@ class ApplyResult:
     duplicates: int = 0  # event id seen before
 
 
-def counter_deltas(transitions: Sequence[tuple[int | None, str, str]]) -> dict[int, dict[str, int]]:
-    """(campaign_id, old_status, new_status) → per-campaign counter field deltas."""
+def counter_deltas(transitions: Sequence[tuple]) -> dict[int, dict[str, int]]:
+    """(campaign_id, old_status, new_status[, when]) → per-campaign counter field deltas."""
     deltas: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for campaign_id, old, new in transitions:
+    for campaign_id, old, new, *_rest in transitions:
         if campaign_id is None:
             continue
         old_f, new_f = COUNTER_FIELD[old], COUNTER_FIELD[new]
@@ -58,6 +64,46 @@ def apply_counter_deltas(deltas: dict[int, dict[str, int]]) -> None:
         changes = {f: F(f) + d for f, d in fields.items() if d}
         if changes:
             Campaign.objects.filter(pk=campaign_id).update(**changes)
+
+
+FAILURE_STATUSES = frozenset({"undelivered", "expired", "rejected", "failed"})
+
+
+def minute_of(when) -> datetime:
+    when = when or timezone.now()
+    return when.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def bump_minutes(deltas: dict[tuple[int, datetime], dict[str, int]]) -> None:
+    """Add to the per-minute chart counts of campaigns (an upsert that adds, same SQL on SQLite and Postgres)."""
+    rows = [
+        (cid, db_datetime(minute), d.get("handed_over", 0), d.get("delivered", 0), d.get("failed", 0))
+        for (cid, minute), d in deltas.items()
+        if any(d.values())
+    ]
+    if not rows:
+        return
+    t = connection.ops.quote_name(CampaignMinute._meta.db_table)
+    sql = (
+        f"INSERT INTO {t} (campaign_id, minute, handed_over, delivered, failed) VALUES (%s, %s, %s, %s, %s) "  # noqa: S608
+        f"ON CONFLICT (campaign_id, minute) DO UPDATE SET handed_over = {t}.handed_over + excluded.handed_over, "
+        f"delivered = {t}.delivered + excluded.delivered, failed = {t}.failed + excluded.failed"
+    )
+    with connection.cursor() as cur:
+        cur.executemany(sql, rows)
+
+
+def transition_minutes(transitions: Sequence[tuple[int | None, str, str, datetime | None]]):
+    """(campaign_id, old, new, when) → per-minute delivered/failed deltas for the chart."""
+    deltas: dict[tuple[int, datetime], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for campaign_id, _old, new, when in transitions:
+        if campaign_id is None:
+            continue
+        if new == "delivered":
+            deltas[(campaign_id, minute_of(when))]["delivered"] += 1
+        elif new in FAILURE_STATUSES:
+            deltas[(campaign_id, minute_of(when))]["failed"] += 1
+    return deltas
 
 
 def status_fields(message: Message, new_status: str, when) -> list[str]:
@@ -110,7 +156,7 @@ def apply_delivery_reports(
                 by_ref[str(m.uuid)] = m
         events: list[MessageEvent] = []
         changed: dict[int, tuple[Message, set[str]]] = {}
-        transitions: list[tuple[int | None, str, str]] = []
+        transitions: list[tuple[int | None, str, str, datetime | None]] = []
         batch_event_ids: set[str] = set()
         for r in reports:
             if r.event_id and (r.event_id in seen or r.event_id in batch_event_ids):
@@ -153,7 +199,7 @@ def apply_delivery_reports(
                     msg.error_code = str(r.error_code)[:50]
                     msg.error_text = str(r.error_message)[:500]
                     fields.update({"error_code", "error_text"})
-                transitions.append((msg.campaign_id if not msg.is_test else None, old, new))
+                transitions.append((msg.campaign_id if not msg.is_test else None, old, new, r.occurred_at))
                 result.updated += 1
             else:
                 result.ignored += 1
@@ -176,6 +222,7 @@ def apply_delivery_reports(
             msg.updated_at = timezone.now()
             Message.objects.filter(pk=msg.pk).update(**{f: getattr(msg, f) for f in fields})
         apply_counter_deltas(counter_deltas(transitions))
+        bump_minutes(transition_minutes(transitions))
     return result
 
 

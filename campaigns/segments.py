@@ -11,6 +11,7 @@ estimate and the provider-reported count wins when it arrives.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 GSM7_BASIC = (
@@ -20,14 +21,42 @@ GSM7_BASIC = (
 GSM7_EXTENSION = "^{}\\[~]|€\f"
 _BASIC = frozenset(GSM7_BASIC)
 _EXT = frozenset(GSM7_EXTENSION)
+# Fast path: a text made only of basic-alphabet characters costs one septet per character (C-speed check).
+_NOT_BASIC = re.compile("[^" + re.escape(GSM7_BASIC) + "]")
+# Control characters that no encoding sends usefully (ESC is the GSM escape itself; rules §5.1).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 # GSM look-alikes for characters that force UCS-2 (the "fix-up" offered in the composer).
 GSM_REPLACEMENTS = {
-    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
-    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "«": '"', "»": '"',
-    "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-", "\u2010": "-", "\u2011": "-",
-    "\u2026": "...", "\u00a0": " ", "\u2007": " ", "\u2009": " ", "\u202f": " ", "\u200b": "",
-    "\u2022": "-", "\u00b4": "'", "`": "'", "ç": "Ç", "\t": " ",
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201b": "'",
+    "\u2032": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u201f": '"',
+    "\u2033": '"',
+    "«": '"',
+    "»": '"',
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2015": "-",
+    "\u2212": "-",
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u2026": "...",
+    "\u00a0": " ",
+    "\u2007": " ",
+    "\u2009": " ",
+    "\u202f": " ",
+    "\u200b": "",
+    "\u2022": "-",
+    "\u00b4": "'",
+    "`": "'",
+    "ç": "Ç",
+    "\t": " ",
 }
 
 
@@ -49,7 +78,7 @@ def is_gsm7(text: str) -> bool:
 def _gsm_segments(text: str) -> tuple[int, int, int, int]:
     units = sum(2 if c in _EXT else 1 for c in text)
     if units <= 160:
-        return units, (1 if units else 1), 160, 160 - units
+        return units, 1, 160, 160 - units
     segments, used = 1, 0
     for c in text:
         cost = 2 if c in _EXT else 1
@@ -58,6 +87,14 @@ def _gsm_segments(text: str) -> tuple[int, int, int, int]:
             used = 0
         used += cost
     return units, segments, 153, 153 - used
+
+
+def _gsm_segments_basic(units: int) -> tuple[int, int, int, int]:
+    """Only basic characters: no escape pair to keep together, so plain arithmetic is exact."""
+    if units <= 160:
+        return units, 1, 160, 160 - units
+    segments = -(-units // 153)
+    return units, segments, 153, segments * 153 - units
 
 
 def _ucs2_segments(text: str) -> tuple[int, int, int, int]:
@@ -74,7 +111,23 @@ def _ucs2_segments(text: str) -> tuple[int, int, int, int]:
     return units, segments, 67, 67 - used
 
 
+def segments_of(text: str) -> int:
+    """Just the segment count (the hot path of a campaign snapshot: millions of rendered texts)."""
+    if _NOT_BASIC.search(text) is None:
+        n = len(text)
+        return 1 if n <= 160 else -(-n // 153)
+    return count_segments(text).segments
+
+
+def control_characters(text: str) -> list[str]:
+    """Control characters (other than line breaks and tab) that must not be sent, e.g. a raw ESC."""
+    return list(dict.fromkeys(_CONTROL.findall(text)))
+
+
 def count_segments(text: str) -> SegmentInfo:
+    if _NOT_BASIC.search(text) is None:
+        units, segments, per, remaining = _gsm_segments_basic(len(text))
+        return SegmentInfo("GSM-7", len(text), units, segments, per, remaining, ())
     non_gsm: dict[str, None] = {}
     for c in text:
         if c not in _BASIC and c not in _EXT:
