@@ -175,6 +175,23 @@ OURS_TO_BLOCK_REASON = {
 BLOCK_REASONS = frozenset(BLOCK_REASON_TO_OURS)
 
 
+def block_reason(reason: str) -> str:
+    """Our reason (a value such as ``opted_out`` or its label "Opted out by reply") -> a BLOCK_REASONS option."""
+    value = (reason or "").strip()
+    if value in BLOCK_REASONS:
+        return value
+    key = re.sub(r"[^a-z]+", "_", value.lower()).strip("_")
+    if key in OURS_TO_BLOCK_REASON:
+        return OURS_TO_BLOCK_REASON[key]
+    if "opt" in key or "stop" in key or "unsubscrib" in key:
+        return "sub_requested"
+    if "fail" in key or "bounce" in key or "undeliver" in key:
+        return "not_delivering"
+    if "invalid" in key:
+        return "sub_invalid"
+    return "other"
+
+
 # --- HMAC (protocol-notes §1.1) -----------------------------------------------------------------------------
 def string_to_sign(method: str, path: str, body: bytes | str, date_header: str) -> bytes:
     """``METHOD\\nPATH\\nBODY\\nDATE`` as UTF-8 bytes; BODY is the exact bytes sent ("" without a body)."""
@@ -1213,14 +1230,19 @@ class ApifonAdapter(BaseAdapter):
         Apifon's data); email and email_status are not sent (mobile-only subscribers)."""
         default_list = str(self.options.get("default_list_id") or "").strip()
         by_list: dict[str, list[SyncContact]] = {}
-        for c in contacts:
+        placed: set[int] = set()
+        for i, c in enumerate(contacts):
             targets = c.groups or ((default_list,) if default_list else ())
-            if not targets:
-                raise ProviderValidationError(
-                    f"{c.phone} is in no synced group and the account has no default Apifon list", field="groups"
-                )
+            if targets:
+                placed.add(i)
             for list_id in targets:
                 by_list.setdefault(str(list_id), []).append(c)
+        if len(placed) < len(contacts):
+            # Apifon keeps subscribers only inside lists: these get "" (not accepted) instead of failing the batch.
+            logger.warning(
+                "%s contact(s) are in no synced group and the Apifon account has no default list (default_list_id)",
+                len(contacts) - len(placed),
+            )
         for list_id, members in by_list.items():
             keys = ["first_name", "last_name"] + [k for c in members for k in c.attributes]
             used = [k for k in dict.fromkeys(keys) if any(self._contact_value(c, k) not in (None, "") for c in members)]
@@ -1248,7 +1270,7 @@ class ApifonAdapter(BaseAdapter):
                     json_body={"update_on_duplicate": True, "subscribers": list(chunk)},
                     operation="subscriber.bulk",
                 )
-        return [destination_id(c.phone) for c in contacts]
+        return [destination_id(c.phone) if i in placed else "" for i, c in enumerate(contacts)]
 
     @staticmethod
     def _contact_value(contact: SyncContact, key: str) -> Any:
@@ -1333,7 +1355,7 @@ class ApifonAdapter(BaseAdapter):
             digits = entry.phone.lstrip("+")
             if digits in blocked:
                 continue
-            reason = entry.reason if entry.reason in BLOCK_REASONS else OURS_TO_BLOCK_REASON.get(entry.reason, "other")
+            reason = block_reason(entry.reason)
             body = {"destination": digits, "reason": reason, "description": f"smsportal: {entry.reason or 'blocked'}"}
             try:
                 self._call("POST", "bounce/subscriber/block", json_body=body, operation="bounce.block")

@@ -1100,10 +1100,26 @@ class TestSyncContacts:
         }
         assert_hmac(mocked_responses.calls[5], "POST", f"/services/api/v1/list/{LIST_ID}/subscriber/bulk")
 
-    def test_contacts_without_groups_need_a_default_list(self, mocked_responses):
-        with pytest.raises(ProviderValidationError, match="default Apifon list"):
-            adapter().push_contacts([SyncContact(phone="+306999999999")])
+    def test_contacts_without_groups_need_a_default_list(self, mocked_responses, caplog):
+        assert adapter().push_contacts([SyncContact(phone="+306999999999")]) == [""]  # not accepted
         assert not mocked_responses.calls
+        assert "default_list_id" in caplog.text
+
+    @pytest.mark.parametrize(
+        ("ours", "theirs"),
+        [
+            ("opted_out", "sub_requested"),
+            ("Opted out by reply", "sub_requested"),
+            ("hard_failure", "not_delivering"),
+            ("Hard delivery failure", "not_delivering"),
+            ("manual", "other"),
+            ("Added manually", "other"),
+            ("sub_invalid", "sub_invalid"),
+            ("", "other"),
+        ],
+    )
+    def test_block_reasons(self, ours, theirs):
+        assert apifon.block_reason(ours) == theirs
 
     def test_default_list_and_bulk_chunks(self, mocked_responses, monkeypatch):
         monkeypatch.setattr(apifon, "CONTACTS_BULK_SIZE", 2)
