@@ -565,16 +565,22 @@ class OgangiAdapter(BaseAdapter):
         key = normalize_status(raw)
         status = self.map_status(raw)
         detail = ""
-        if key in BROADCAST_DONE:
+        if key in BROADCAST_FINAL:
             expected, sent = _int(info.get("expectedMessages")), _int(info.get("sentMessages"))
+            aborted = key not in BROADCAST_DONE
             if expected is not None and sent is not None:
                 if sent >= expected:
                     status = MessageStatus.SENT
+                elif sent == 0 and aborted:
+                    status, detail = MessageStatus.CANCELLED, "the broadcast was stopped before sending anything"
                 elif sent == 0:
                     status, detail = MessageStatus.FAILED, "the broadcast finished without sending any message"
                 else:
                     status = MessageStatus.UNKNOWN
-                    detail = f"the broadcast sent {sent} of {expected} messages; Ogangi does not say which"
+                    detail = (
+                        f"the broadcast {'was stopped after sending' if aborted else 'sent'} {sent} of {expected} "
+                        "messages; Ogangi does not say which"
+                    )
         return status, raw, detail
 
     def fetch_statuses(self, external_ids: Sequence[str]) -> list[DeliveryReport]:
@@ -623,8 +629,10 @@ class OgangiAdapter(BaseAdapter):
     def cancel(self, external_ids: Sequence[str]) -> list[CancelResult]:
         """Cancel the broadcasts holding these messages: stop a running one, delete one that has not started.
 
-        A finished (done or aborted) broadcast is left alone. Stopping a running broadcast keeps what was already
-        sent; Ogangi does not say which messages those were.
+        A finished (done or aborted) broadcast is left alone. A message counts as cancelled only when we know it
+        was not sent: the broadcast had sent nothing when it was stopped or deleted. When a running broadcast had
+        already sent some of its messages, it is still stopped, but Ogangi does not say which messages went out,
+        so none of them is reported cancelled (the detail says so); one-recipient broadcasts are always exact.
         """
 
         def action(broadcast_id: str) -> tuple[bool, str]:
@@ -635,14 +643,23 @@ class OgangiAdapter(BaseAdapter):
             try:
                 self._simple("stopBroadcast", broadcast_id, operation="cancel")
             except ProviderResponseError as exc:
-                if exc.retryable:
-                    raise
+                if exc.retryable or (_int(info.get("sentMessages")) or 0) > 0:
+                    raise  # never delete a broadcast that has sent something: its record is the only trace
                 # A broadcast that has not started cannot be stopped; deleting it is what cancels it.
                 self._simple("broadcast", broadcast_id, operation="cancel", http_method="DELETE")
                 return True, f"broadcast {broadcast_id} deleted before it started"
+            try:  # the counts after the stop: messages may have gone out since the first look
+                info = self.get_broadcast(broadcast_id)
+            except ProviderResponseError:
+                pass
             sent = _int(info.get("sentMessages")) or 0
-            return True, (
-                f"broadcast {broadcast_id} stopped" + (f"; {sent} message(s) had already been sent" if sent else "")
+            if not sent:
+                return True, f"broadcast {broadcast_id} stopped before sending anything"
+            expected = _int(info.get("expectedMessages"))
+            return False, (
+                f"broadcast {broadcast_id} stopped after {sent}"
+                + (f" of {expected}" if expected is not None else "")
+                + " messages had been sent; Ogangi does not say which, so none is marked cancelled"
             )
 
         return self._per_broadcast(external_ids, action)

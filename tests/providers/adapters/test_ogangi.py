@@ -314,7 +314,8 @@ def test_limits_reject_without_a_call(mocked_responses, message, hint):
         ("get_broadcast_sending.xml", MessageStatus.QUEUED, "1", ""),
         ("get_broadcast_partial.xml", MessageStatus.UNKNOWN, "2", "sent 1 of 2"),
         ("get_broadcast_none_sent.xml", MessageStatus.FAILED, "2", "without sending"),
-        ("get_broadcast_aborted.xml", MessageStatus.CANCELLED, "4", ""),
+        ("get_broadcast_aborted.xml", MessageStatus.UNKNOWN, "4", "stopped after sending 1 of 2"),
+        ("get_broadcast_aborted_none_sent.xml", MessageStatus.CANCELLED, "4", "before sending anything"),
         ("get_broadcast_suspended.xml", MessageStatus.QUEUED, "3", ""),
         ("get_broadcast_scheduled.xml", MessageStatus.QUEUED, "1", ""),
         ("namespaced.xml", MessageStatus.SENT, "2", ""),
@@ -483,13 +484,31 @@ def test_timeout_on_a_lookup_is_retryable(mocked_responses):
 
 # ---------------------------------------------------------------------------------------------- cancel, pause, resume
 def test_cancel_stops_a_running_broadcast_once_for_all_its_messages(mocked_responses):
-    on(mocked_responses, "GET", "getBroadcast", xml("get_broadcast_sending.xml"))
+    on(mocked_responses, "GET", "getBroadcast", xml("get_broadcast_sending_none_sent.xml"))
     on(mocked_responses, "GET", "stopBroadcast", xml("stop.xml"))
+    on(mocked_responses, "GET", "getBroadcast", xml("get_broadcast_aborted_none_sent.xml"))
     results = adapter().cancel(["2:584140000001", "2:584140000002"])
     assert [(r.external_id, r.cancelled) for r in results] == [("2:584140000001", True), ("2:584140000002", True)]
-    assert "1 message(s) had already been sent" in results[0].detail
-    assert [path_params(c)[0] for c in mocked_responses.calls] == ["getBroadcast", "stopBroadcast"]
+    assert "stopped before sending anything" in results[0].detail
+    assert [path_params(c)[0] for c in mocked_responses.calls] == ["getBroadcast", "stopBroadcast", "getBroadcast"]
     assert mocked_responses.calls[1].request.url == f"{API}/stopBroadcast/8/2/{PUBLIC}/{expected_sig('8/2')}"
+
+
+def test_cancel_of_a_partly_sent_broadcast_stops_it_but_marks_nothing_cancelled(mocked_responses):
+    on(mocked_responses, "GET", "getBroadcast", xml("get_broadcast_sending.xml"))
+    on(mocked_responses, "GET", "stopBroadcast", xml("stop.xml"))
+    on(mocked_responses, "GET", "getBroadcast", xml("get_broadcast_aborted.xml"))
+    results = adapter().cancel(["2:584140000001", "2:584140000002"])
+    assert [r.cancelled for r in results] == [False, False]
+    assert "stopped after 1 of 2 messages had been sent" in results[0].detail
+
+
+def test_cancel_never_deletes_a_broadcast_that_sent_something(mocked_responses):
+    on(mocked_responses, "GET", "getBroadcast", xml("get_broadcast_sending.xml"))
+    on(mocked_responses, "GET", "stopBroadcast", xml("error.xml"))
+    [result] = adapter().cancel(["2:1"])
+    assert not result.cancelled and "Internal error" in result.detail
+    assert [c.request.method for c in mocked_responses.calls] == ["GET", "GET"]  # no DELETE
 
 
 def test_cancel_deletes_a_broadcast_that_has_not_started(mocked_responses):

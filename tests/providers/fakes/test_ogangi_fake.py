@@ -131,8 +131,12 @@ def test_cancel_running_scheduled_and_finished_broadcasts(fake):
     finished = a.send([sms("f", text="Quick")])
     fake.advance(2.5)  # the running broadcast has sent 2 of 5; the one-message broadcast is done
     results = a.cancel([running[0].external_id, running[1].external_id])
-    assert all(r.cancelled for r in results) and "already been sent" in results[0].detail
-    assert {r.status for r in a.fetch_statuses([running[0].external_id])} == {MessageStatus.CANCELLED}
+    # stopped, but 2 of 5 had gone out and Ogangi does not say which: nothing is claimed cancelled
+    assert not any(r.cancelled for r in results) and "stopped after 2 of 5" in results[0].detail
+    fake.advance(30)
+    [report] = a.fetch_statuses([running[0].external_id])
+    assert report.raw_status == "4" and report.raw["sentMessages"] == "2"  # it did stop
+    assert report.status == MessageStatus.UNKNOWN
     [s_result] = a.cancel([scheduled[0].external_id])
     assert s_result.cancelled and "deleted" in s_result.detail
     with pytest.raises(ProviderResponseError):
@@ -145,6 +149,14 @@ def test_an_unknown_shortcode_is_rejected_by_the_provider(fake):
     [result] = make(fake).send([sms("a", sender="999")])
     assert result.status == MessageStatus.REJECTED and result.error_code == "ERROR"
     assert "Invalid shortcode" in result.error_message
+
+
+def test_cancel_before_anything_was_sent_is_exact(fake):
+    a = make(fake)
+    fake.messages_per_second = 0.0001
+    results = a.send([sms(str(i), to=f"+58414000000{i}") for i in range(3)])
+    assert all(r.cancelled for r in a.cancel([r.external_id for r in results]))
+    assert {r.status for r in a.fetch_statuses([r.external_id for r in results])} == {MessageStatus.CANCELLED}
 
 
 def test_bare_fragments_are_understood_too():
