@@ -48,6 +48,21 @@ class Contact(models.Model):
     opted_out_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    search_text = models.TextField(
+        blank=True,
+        default="",
+        editable=False,
+        help_text=_("Names, phone digits and attribute values, lower-cased without accents (contacts.search)."),
+    )
+    import_mark = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "Id of the last import that touched this contact: finds repeats of a number within one file "
+            "without keeping every number of the file in memory."
+        ),
+    )
     groups = models.ManyToManyField("Group", through="GroupMembership", related_name="contacts", blank=True)
     lists = models.ManyToManyField("ContactList", through="ListMembership", related_name="contacts", blank=True)
 
@@ -74,8 +89,9 @@ class Group(models.Model):
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True)
     member_count = models.PositiveIntegerField(default=0, editable=False)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -92,8 +108,9 @@ class ContactList(models.Model):
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True)
     member_count = models.PositiveIntegerField(default=0, editable=False)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -114,6 +131,9 @@ class GroupMembership(models.Model):
         constraints = [models.UniqueConstraint(fields=["group", "contact"], name="uniq_group_contact")]
         indexes = [models.Index(fields=["contact"], name="groupmember_contact")]
 
+    def __str__(self) -> str:
+        return f"{self.contact_id} in group {self.group_id}"
+
 
 class ListMembership(models.Model):
     contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE)
@@ -124,14 +144,18 @@ class ListMembership(models.Model):
         constraints = [models.UniqueConstraint(fields=["contact_list", "contact"], name="uniq_list_contact")]
         indexes = [models.Index(fields=["contact"], name="listmember_contact")]
 
+    def __str__(self) -> str:
+        return f"{self.contact_id} in list {self.contact_list_id}"
+
 
 class SavedSegment(models.Model):
     """A saved contacts filter (the query string of the contacts table), usable as a campaign audience."""
 
     name = models.CharField(max_length=100, unique=True)
     query = models.JSONField(default=dict, help_text=_("Filter parameters of the contacts table."))
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -155,9 +179,13 @@ class BlocklistEntry(models.Model):
     reason = models.CharField(max_length=20, choices=Reason.choices, default=Reason.MANUAL)
     source = models.CharField(max_length=200, blank=True, help_text=_("Where it came from: provider, campaign, file."))
     note = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    import_mark = models.PositiveBigIntegerField(
+        null=True, blank=True, editable=False, help_text=_("Id of the last import that listed this number.")
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -176,8 +204,9 @@ class ImportPreset(models.Model):
     header_signature = models.CharField(max_length=64, db_index=True)
     header = models.JSONField(default=list)
     mapping = models.JSONField(default=dict)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -226,6 +255,8 @@ class Import(models.Model):
     target_list = models.ForeignKey(ContactList, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.UPLOADED)
     cancel_requested = models.BooleanField(default=False)
+    # processed_rows = records read so far (the resume point); total_rows = the non-empty ones, always equal to
+    # created + updated + unchanged + skipped + duplicate + invalid + blocked; processed = total + empty.
     total_rows = models.PositiveIntegerField(default=0)
     processed_rows = models.PositiveIntegerField(default=0)
     created_count = models.PositiveIntegerField(default=0)
@@ -235,9 +266,13 @@ class Import(models.Model):
     invalid_count = models.PositiveIntegerField(default=0)
     blocked_count = models.PositiveIntegerField(default=0)
     skipped_count = models.PositiveIntegerField(default=0)
+    empty_count = models.PositiveIntegerField(default=0, help_text=_("Rows with no value at all, ignored."))
+    progress = models.PositiveSmallIntegerField(default=0, help_text=_("Per cent of the file read."))
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text=_("Last batch written by the worker."))
     error_message = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -252,6 +287,22 @@ class Import(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in {self.Status.DONE, self.Status.FAILED, self.Status.CANCELLED}
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in {self.Status.QUEUED, self.Status.RUNNING}
+
+    @property
+    def counted_rows(self) -> int:
+        return (
+            self.created_count
+            + self.updated_count
+            + self.unchanged_count
+            + self.skipped_count
+            + self.duplicate_count
+            + self.invalid_count
+            + self.blocked_count
+        )
 
 
 class ImportRowError(models.Model):

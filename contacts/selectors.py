@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from .models import BlocklistEntry, Contact, GroupMembership, ListMembership, SavedSegment
+from .phone import normalize_phone
+from .search import phone_digits, search_terms
 
 
 def _ids(objs: Iterable) -> list[int]:
@@ -15,18 +17,34 @@ def _ids(objs: Iterable) -> list[int]:
 
 
 def segment_contacts(segment: SavedSegment) -> QuerySet[Contact]:
-    """Contacts matching a saved segment's filter (the contacts table's filter parameters)."""
-    qs = Contact.objects.all()
-    query = segment.query or {}
-    if query.get("status"):
-        qs = qs.filter(status=query["status"])
-    if query.get("group"):
-        qs = qs.filter(Exists(GroupMembership.objects.filter(contact=OuterRef("pk"), group_id=query["group"])))
-    if query.get("list"):
-        qs = qs.filter(Exists(ListMembership.objects.filter(contact=OuterRef("pk"), contact_list_id=query["list"])))
-    if query.get("q"):
-        term = str(query["q"]).strip()
-        qs = qs.filter(Q(phone__contains=term) | Q(first_name__icontains=term) | Q(last_name__icontains=term))
+    """Contacts matching a saved segment's filter (the contacts table's filter parameters, applied by the same
+    ``ContactFilter``). A filter that is no longer valid (e.g. its group was deleted) selects nobody, never
+    everybody."""
+    from .filters import ContactFilter
+
+    query = {k: v for k, v in (segment.query or {}).items() if v not in (None, "")}
+    filterset = ContactFilter(data=query, queryset=Contact.objects.all())
+    if not filterset.is_valid():
+        return Contact.objects.none()
+    return filterset.qs
+
+
+def contacts_matching(qs: QuerySet[Contact], query: str) -> QuerySet[Contact]:
+    """Free-text search: a phone number (any format) matches by E.164 or by its digits; words match names and
+    attribute values through ``Contact.search_text`` (folded: case and accents ignored; every word must match)."""
+    query = (query or "").strip()
+    if not query:
+        return qs
+    digits = phone_digits(query)
+    if digits:
+        from smsportal.models import WorkspaceSettings
+
+        result = normalize_phone(query, WorkspaceSettings.load().default_country)
+        if result.ok and len(digits) >= 7:
+            return qs.filter(Q(phone=result.e164) | Q(phone__contains=digits))
+        return qs.filter(phone__contains=digits)
+    for term in search_terms(query):
+        qs = qs.filter(search_text__contains=term)
     return qs
 
 
@@ -95,3 +113,27 @@ def audience_breakdown(**audience) -> dict[str, int]:
         "duplicates": duplicates,
         "eligible": eligible_count,
     }
+
+
+# --- pages ----------------------------------------------------------------------------------------------
+
+
+def contact_history(contact: Contact):
+    """Opt-out / block history of a contact: audit entries about the contact and about its number on the
+    blocklist, newest first."""
+    from smsportal.models import AuditLog
+
+    return AuditLog.objects.filter(
+        Q(object_type="contacts.contact", object_id=str(contact.pk))
+        | Q(object_type="contacts.blocklistentry", object_id=contact.phone)
+    ).select_related("actor")
+
+
+def contact_messages(contact: Contact, *, limit: int = 50):
+    from campaigns.models import Message
+
+    return Message.objects.filter(contact=contact).select_related("campaign").order_by("-created_at")[:limit]
+
+
+def import_error_rows(imp):
+    return imp.row_errors.order_by("row_number", "id")

@@ -1,0 +1,252 @@
+"""Set-based SQL for imports and bulk actions, on SQLite and PostgreSQL.
+
+One statement per batch, never one per row: a list of phones or ids travels as ONE parameter (a JSON array read
+with ``json_each`` on SQLite, an array with ``= ANY`` / ``unnest`` on PostgreSQL), so a 10,000-row batch is a
+handful of statements whatever its size. Table and column names come from the models.
+"""
+
+# ruff: noqa: S608  (table and column names come from model metadata; every value is a parameter)
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+
+from django.db import connection
+from django.utils import timezone
+
+from .models import BlocklistEntry, Contact, GroupMembership, ImportRowError, ListMembership
+
+C = Contact._meta.db_table
+B = BlocklistEntry._meta.db_table
+E = ImportRowError._meta.db_table
+
+
+def _pg() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def in_list(column: str, values: Sequence) -> tuple[str, list]:
+    """``column IN (values)`` as SQL with one parameter."""
+    if _pg():
+        return f"{column} = ANY(%s)", [list(values)]
+    return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(list(values))]
+
+
+def now_db():
+    return connection.ops.adapt_datetimefield_value(timezone.now())
+
+
+def _json_value(value):
+    if value is None:
+        return {}
+    if isinstance(value, (dict, list)):
+        return value
+    return json.loads(value)
+
+
+def existing_contacts(phones: Sequence[str]) -> dict[str, tuple]:
+    """phone → (id, first_name, last_name, attributes dict, status, country, import_mark)."""
+    if not phones:
+        return {}
+    where, params = in_list("phone", phones)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT phone, id, first_name, last_name, attributes, status, country, import_mark FROM {C} WHERE {where}",
+            params,
+        )
+        return {r[0]: (r[1], r[2], r[3], _json_value(r[4]), r[5], r[6], r[7]) for r in cursor.fetchall()}
+
+
+def blocked_phones(phones: Sequence[str]) -> dict[str, str]:
+    """phone → blocklist reason, for the phones on the blocklist."""
+    if not phones:
+        return {}
+    where, params = in_list("phone", phones)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT phone, reason FROM {B} WHERE {where}", params)
+        return dict(cursor.fetchall())
+
+
+def existing_blocklist(phones: Sequence[str]) -> dict[str, int | None]:
+    """phone → import_mark, for the phones already on the blocklist."""
+    if not phones:
+        return {}
+    where, params = in_list("phone", phones)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT phone, import_mark FROM {B} WHERE {where}", params)
+        return dict(cursor.fetchall())
+
+
+_CONTACT_INSERT_COLS = (
+    "phone",
+    "first_name",
+    "last_name",
+    "attributes",
+    "status",
+    "country",
+    "search_text",
+    "import_mark",
+    "created_at",
+    "updated_at",
+)
+
+
+def insert_contacts(rows: Sequence[tuple], *, mark: int | None) -> int:
+    """Insert (phone, first_name, last_name, attributes dict, country, search_text) rows as active contacts;
+    a phone that exists meanwhile is left alone. Returns how many were inserted."""
+    if not rows:
+        return 0
+    now = now_db()
+    cols = ", ".join(_CONTACT_INSERT_COLS)
+    with connection.cursor() as cursor:
+        if _pg():
+            phones, firsts, lasts, attrs, countries, searches = (list(x) for x in zip(*rows, strict=True))
+            cursor.execute(
+                f"INSERT INTO {C} ({cols}) "
+                "SELECT p, f, l, a::jsonb, 'active', c, s, %s, %s, %s "
+                "FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::text[], %s::varchar[], %s::text[]) "
+                "AS v(p, f, l, a, c, s) ON CONFLICT (phone) DO NOTHING",
+                [mark, now, now, phones, firsts, lasts, [json.dumps(a) for a in attrs], countries, searches],
+            )
+            return cursor.rowcount
+        cursor.executemany(
+            f"INSERT INTO {C} ({cols}) VALUES (%s, %s, %s, %s, 'active', %s, %s, %s, %s, %s) "
+            "ON CONFLICT (phone) DO NOTHING",
+            [(p, f, ln, json.dumps(a), c, s, mark, now, now) for p, f, ln, a, c, s in rows],
+        )
+        return cursor.rowcount
+
+
+def update_contacts(rows: Sequence[tuple], *, mark: int | None) -> None:
+    """Update (id, first_name, last_name, attributes dict, country, search_text) rows."""
+    if not rows:
+        return
+    now = now_db()
+    with connection.cursor() as cursor:
+        if _pg():
+            ids, firsts, lasts, attrs, countries, searches = (list(x) for x in zip(*rows, strict=True))
+            cursor.execute(
+                f"UPDATE {C} AS t SET first_name = v.f, last_name = v.l, attributes = v.a::jsonb, country = v.c, "
+                "search_text = v.s, import_mark = %s, updated_at = %s "
+                "FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::text[], %s::varchar[], %s::text[]) "
+                "AS v(id, f, l, a, c, s) WHERE t.id = v.id",
+                [mark, now, ids, firsts, lasts, [json.dumps(a) for a in attrs], countries, searches],
+            )
+            return
+        cursor.executemany(
+            f"UPDATE {C} SET first_name = %s, last_name = %s, attributes = %s, country = %s, search_text = %s, "
+            "import_mark = %s, updated_at = %s WHERE id = %s",
+            [(f, ln, json.dumps(a), c, s, mark, now, i) for i, f, ln, a, c, s in rows],
+        )
+
+
+def mark_contacts(ids: Sequence[int], *, mark: int) -> None:
+    if not ids:
+        return
+    where, params = in_list("id", ids)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {C} SET import_mark = %s WHERE {where}", [mark, *params])
+
+
+def _add_memberships(model, fk_column: str, target_id: int, phones: Sequence[str]) -> int:
+    if not phones:
+        return 0
+    table = model._meta.db_table
+    where, params = in_list("phone", phones)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({fk_column}, contact_id, added_at) SELECT %s, id, %s FROM {C} WHERE {where} "
+            f"ON CONFLICT ({fk_column}, contact_id) DO NOTHING",
+            [target_id, now_db(), *params],
+        )
+        return max(cursor.rowcount, 0)
+
+
+def add_to_group_by_phone(group_id: int, phones: Sequence[str]) -> int:
+    """Add the contacts with these phones to a group; returns how many memberships are new."""
+    return _add_memberships(GroupMembership, "group_id", group_id, phones)
+
+
+def add_to_list_by_phone(list_id: int, phones: Sequence[str]) -> int:
+    return _add_memberships(ListMembership, "contact_list_id", list_id, phones)
+
+
+def add_queryset_to(model, fk_column: str, target_id: int, contact_ids_sql: tuple[str, Sequence]) -> int:
+    """``INSERT … SELECT`` every contact id the SQL selects into a group/list; returns how many are new."""
+    table = model._meta.db_table
+    sql, params = contact_ids_sql
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({fk_column}, contact_id, added_at) SELECT %s, ids.id, %s FROM ({sql}) AS ids "
+            f"WHERE true ON CONFLICT ({fk_column}, contact_id) DO NOTHING",
+            [target_id, now_db(), *params],
+        )
+        return max(cursor.rowcount, 0)
+
+
+def insert_blocklist(
+    phones: Sequence[str], *, reason: str, source: str, note: str = "", user_id: int | None, mark: int | None
+) -> int:
+    """Add phones to the blocklist (existing entries are kept as they are). Returns how many were added."""
+    if not phones:
+        return 0
+    now = now_db()
+    cols = "phone, reason, source, note, created_by_id, created_at, import_mark"
+    with connection.cursor() as cursor:
+        if _pg():
+            cursor.execute(
+                f"INSERT INTO {B} ({cols}) SELECT p, %s, %s, %s, %s, %s, %s FROM unnest(%s::varchar[]) AS v(p) "
+                "ON CONFLICT (phone) DO NOTHING",
+                [reason, source[:200], note, user_id, now, mark, list(phones)],
+            )
+            return cursor.rowcount
+        cursor.executemany(
+            f"INSERT INTO {B} ({cols}) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (phone) DO NOTHING",
+            [(p, reason, source[:200], note, user_id, now, mark) for p in phones],
+        )
+        return cursor.rowcount
+
+
+def mark_blocklist(phones: Sequence[str], *, mark: int) -> None:
+    if not phones:
+        return
+    where, params = in_list("phone", phones)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {B} SET import_mark = %s WHERE {where}", [mark, *params])
+
+
+def set_status_by_phone(phones: Sequence[str], *, status: str, from_statuses: Iterable[str], opted_out_at=None) -> int:
+    """Set the status of the contacts with these phones that are in one of ``from_statuses``."""
+    if not phones:
+        return 0
+    where, params = in_list("phone", phones)
+    statuses = list(from_statuses)
+    status_in, status_params = in_list("status", statuses)
+    extra, extra_params = "", []
+    if opted_out_at is not None:
+        extra, extra_params = ", opted_out_at = %s", [connection.ops.adapt_datetimefield_value(opted_out_at)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {C} SET status = %s, updated_at = %s{extra} WHERE {where} AND {status_in}",
+            [status, now_db(), *extra_params, *params, *status_params],
+        )
+        return cursor.rowcount
+
+
+def insert_row_errors(import_id: int, errors: Sequence[tuple[int, list, str]]) -> None:
+    """(row number, original values, reason) rows of an import's error report."""
+    if not errors:
+        return
+    with connection.cursor() as cursor:
+        if _pg():
+            numbers, values, reasons = (list(x) for x in zip(*errors, strict=True))
+            cursor.execute(
+                f'INSERT INTO {E} (import_run_id, row_number, "values", reason) '
+                "SELECT %s, n, v::jsonb, r FROM unnest(%s::integer[], %s::text[], %s::varchar[]) AS x(n, v, r)",
+                [import_id, numbers, [json.dumps(v) for v in values], [r[:300] for r in reasons]],
+            )
+            return
+        cursor.executemany(
+            f'INSERT INTO {E} (import_run_id, row_number, "values", reason) VALUES (%s, %s, %s, %s)',
+            [(import_id, n, json.dumps(v), r[:300]) for n, v, r in errors],
+        )

@@ -1,0 +1,469 @@
+"""Running an import: stream the file in batches, normalize rows in worker processes, classify and write each
+batch with set-based SQL in one transaction, count every row, and stop cleanly when cancelled.
+
+Shape of a run (``ImportRunner.run``)::
+
+    RecordReader (stream) ──chunks──▶ normalize_rows in N processes (ordered, bounded in flight)
+                                          │
+                                          ▼
+    per batch, one transaction: dedupe in the batch ─▶ blocklist lookup ─▶ existing contacts lookup
+        ─▶ INSERT new / UPDATE changed / mark unchanged ─▶ memberships ─▶ error rows ─▶ counters + progress
+
+Memory stays flat in file size: a batch at a time, a bounded number of batches in flight, and repeats of a number
+across batches are found in the database (``Contact.import_mark`` = this import's id) instead of a set of every
+phone in the file. The counters of a batch commit with its rows, so a crash, a cancel or a retry never counts a
+row twice, and a re-delivered task resumes after the last committed batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from itertools import islice
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from smsportal.audit import audit
+from smsportal.models import AuditLog
+
+from . import bulk
+from .importing import ImportFileError, MappingProblem, RecordReader, Source, build_row_spec, stored_values
+from .models import BlocklistEntry, Contact, ContactField, ContactList, Group, Import
+from .rows import Record, RowSpec, normalize_rows
+
+log = logging.getLogger(__name__)
+
+STALE_AFTER = timedelta(minutes=2)  # a RUNNING import without a heartbeat this long is resumed by a re-delivery
+
+
+def _setting(name: str, default):
+    return getattr(settings, name, default)
+
+
+def chunk_rows() -> int:
+    return int(_setting("IMPORT_BATCH_ROWS", 10_000))
+
+
+def worker_count(file_size: int) -> int:
+    """Processes normalizing rows: all cores for big files, none (in-process) for small ones."""
+    configured = _setting("IMPORT_WORKERS", None)
+    workers = int(configured) if configured is not None else (os.cpu_count() or 1)
+    if file_size < int(_setting("IMPORT_PARALLEL_MIN_BYTES", 4 * 1024 * 1024)):
+        return 0
+    return max(0, workers) if workers > 1 else 0
+
+
+def _chunks(records: Iterable[list[str]], size: int, reader: RecordReader) -> Iterator[tuple[int, list, float]]:
+    """(row number of the first record, records, share of the file read) per chunk; row numbers are counted
+    by the reader (header and blank leading rows of a sheet are not data)."""
+    iterator = iter(records)
+    while True:
+        first_row = None
+        batch = []
+        numbers = []
+        for record in islice(iterator, size):
+            numbers.append(reader.row_number)
+            batch.append(record)
+        if not batch:
+            return
+        first_row = numbers[0]
+        yield first_row, batch, numbers, reader.fraction_read()
+
+
+@contextmanager
+def normalizer(spec: RowSpec, workers: int):
+    """A function chunks → (chunk…, normalized rows) in order. With workers, rows are normalized in a process
+    pool with at most 2 × workers chunks in flight (``Pool.imap`` would read the whole file ahead)."""
+    if workers <= 1:
+        yield lambda chunks: ((*c, normalize_rows(spec, c[1])) for c in chunks)
+        return
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    pool = ctx.Pool(workers)
+    try:
+
+        def run(chunks):
+            pending: deque = deque()
+            for chunk in chunks:
+                pending.append((chunk, pool.apply_async(normalize_rows, (spec, chunk[1]))))
+                if len(pending) >= workers * 2:
+                    done, result = pending.popleft()
+                    yield (*done, result.get())
+            while pending:
+                done, result = pending.popleft()
+                yield (*done, result.get())
+
+        yield run
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+class Cancelled(Exception):
+    pass
+
+
+class ImportRunner:
+    def __init__(self, imp: Import):
+        self.imp = imp
+        self.mode = imp.mode
+        self.mark = imp.pk
+        self.group_ids: dict[str, int] = {}
+        self.list_ids: dict[str, int] = {}
+        self.source_label = f"Import #{imp.pk}: {imp.original_name}"[:200]
+
+    # --- entry point ---------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        imp = self.imp
+        try:
+            spec = self._spec()
+        except MappingProblem as exc:
+            self._finish(Import.Status.FAILED, exc.message)
+            return
+        skip = imp.processed_rows
+        source = Source(
+            kind=imp.file_kind,
+            encoding=imp.encoding or "utf-8",
+            delimiter=imp.delimiter or ",",
+            sheet_name=imp.sheet_name,
+            has_header=imp.has_header,
+        )
+        try:
+            fileobj = imp.file.storage.open(imp.file.name, "rb")
+        except OSError:
+            self._finish(Import.Status.FAILED, "The uploaded file is gone from storage; upload it again.")
+            return
+        raw = getattr(fileobj, "file", fileobj)
+        records = None
+        try:
+            reader = RecordReader(raw, source, size=imp.file_size)
+            records = iter(reader)
+            if skip:
+                for _ in islice(records, skip):
+                    pass
+            chunks = _chunks(records, chunk_rows(), reader)
+            with normalizer(spec, worker_count(imp.file_size)) as normalize:
+                for _first_row, cells, numbers, fraction, results in normalize(chunks):
+                    if self._cancel_requested():
+                        raise Cancelled
+                    with transaction.atomic():
+                        self._apply(cells, numbers, results, fraction)
+        except Cancelled:
+            self._finish(Import.Status.CANCELLED, "")
+            return
+        except ImportFileError as exc:
+            self._finish(Import.Status.FAILED, str(exc))
+            return
+        except Exception as exc:
+            log.exception("import %s failed", imp.pk)
+            self.imp.refresh_from_db(fields=["processed_rows"])
+            where = f"after row {self.imp.processed_rows + (2 if imp.has_header else 1) - 1}"
+            detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            if type(exc).__name__ == "Error" and "field larger than field limit" in str(exc):
+                detail = 'a value is larger than 16 MB, probably a quote (") that is never closed'
+            self._finish(
+                Import.Status.FAILED,
+                f"The import stopped {where}: {detail}. The rows before it are saved; you can retry from there.",
+            )
+            return
+        finally:
+            if records is not None:
+                records.close()
+            fileobj.close()
+        self._finish(Import.Status.DONE, "")
+
+    def _spec(self) -> RowSpec:
+        imp = self.imp
+        columns = list((imp.mapping or {}).get("columns") or [])
+        fields = {f.key: f for f in ContactField.objects.all()}
+        country = imp.default_country
+        if not country:
+            from smsportal.models import WorkspaceSettings
+
+            country = WorkspaceSettings.load().default_country
+        return build_row_spec(
+            columns,
+            fields,
+            default_country=country,
+            day_first=country not in {"US", "CA", "PH", "BZ", "FM", "PW", "MH"},
+            phone_only=imp.mode == Import.Mode.BLOCKLIST,
+        )
+
+    def _cancel_requested(self) -> bool:
+        return bool(Import.objects.filter(pk=self.imp.pk, cancel_requested=True).exists())
+
+    # --- a batch ---------------------------------------------------------------------------------------------
+
+    def _apply(self, cells: list, numbers: list[int], results: list, fraction: float) -> None:
+        counts = dict.fromkeys(("created", "updated", "unchanged", "skipped", "duplicate", "invalid", "blocked"), 0)
+        empty = 0
+        errors: list[tuple[int, list, str]] = []
+        batch: dict[str, tuple[int, int, Record]] = {}  # phone → (row number, index, record)
+        for index, result in enumerate(results):
+            if result is None:
+                empty += 1
+                continue
+            row = numbers[index]
+            if isinstance(result, str):
+                counts["invalid"] += 1
+                errors.append((row, stored_values(cells[index]), _explain(result, cells[index])))
+                continue
+            first = batch.get(result.phone)
+            if first is not None:
+                counts["duplicate"] += 1
+                errors.append(
+                    (row, stored_values(cells[index]), f"Duplicate: {result.phone} is also on row {first[0]}.")
+                )
+                continue
+            batch[result.phone] = (row, index, result)
+
+        if self.mode == Import.Mode.BLOCKLIST:
+            self._apply_blocklist(batch, cells, counts, errors)
+        else:
+            self._apply_contacts(batch, cells, counts, errors)
+
+        bulk.insert_row_errors(self.imp.pk, errors)
+        total = sum(counts.values())
+        Import.objects.filter(pk=self.imp.pk).update(
+            processed_rows=F("processed_rows") + len(results),
+            total_rows=F("total_rows") + total,
+            empty_count=F("empty_count") + empty,
+            created_count=F("created_count") + counts["created"],
+            updated_count=F("updated_count") + counts["updated"],
+            unchanged_count=F("unchanged_count") + counts["unchanged"],
+            skipped_count=F("skipped_count") + counts["skipped"],
+            duplicate_count=F("duplicate_count") + counts["duplicate"],
+            invalid_count=F("invalid_count") + counts["invalid"],
+            blocked_count=F("blocked_count") + counts["blocked"],
+            progress=min(99, int(fraction * 100)),
+            heartbeat_at=timezone.now(),
+        )
+
+    def _apply_contacts(self, batch: dict, cells: list, counts: dict, errors: list) -> None:
+        phones = list(batch)
+        blocked = bulk.blocked_phones(phones)
+        for phone, reason in blocked.items():
+            row, index, _record = batch.pop(phone)
+            counts["blocked"] += 1
+            label = BlocklistEntry.Reason(reason).label if reason in BlocklistEntry.Reason.values else reason
+            errors.append((row, stored_values(cells[index]), f"{phone} is on the blocklist ({label}); not imported."))
+        existing = bulk.existing_contacts(list(batch))
+        new_rows, updates, touched_ids, accepted = [], [], [], []
+        for phone, (row, index, rec) in batch.items():
+            ex = existing.get(phone)
+            if ex is None:
+                new_rows.append((phone, rec.first_name, rec.last_name, rec.attributes, rec.region, rec.search_text))
+                accepted.append((phone, rec))
+                continue
+            contact_id, mark = ex[0], ex[6]
+            if mark == self.mark:
+                counts["duplicate"] += 1
+                errors.append((row, stored_values(cells[index]), f"Duplicate: {phone} is on an earlier row."))
+                continue
+            accepted.append((phone, rec))
+            if self.mode == Import.Mode.ADD_ONLY:
+                counts["skipped"] += 1
+                touched_ids.append(contact_id)
+                continue
+            merged = _merge(ex, rec)
+            if merged is None:
+                counts["unchanged"] += 1
+                touched_ids.append(contact_id)
+            else:
+                counts["updated"] += 1
+                updates.append(merged)
+
+        inserted = bulk.insert_contacts(new_rows, mark=self.mark)
+        if inserted == len(new_rows):
+            counts["created"] += inserted
+        else:
+            # Someone created some of these numbers between our lookup and the insert (another import, the UI):
+            # classify those rows again as existing contacts.
+            counts["created"] += self._reclassify_raced(new_rows, batch, counts, updates, touched_ids)
+        bulk.update_contacts(updates, mark=self.mark)
+        bulk.mark_contacts(touched_ids, mark=self.mark)
+        self._memberships(accepted)
+
+    def _reclassify_raced(self, new_rows, batch, counts, updates, touched_ids) -> int:
+        """Returns how many of ``new_rows`` this import did create."""
+        phones = [r[0] for r in new_rows]
+        now_existing = bulk.existing_contacts(phones)
+        created = 0
+        for phone in phones:
+            ex = now_existing.get(phone)
+            if ex is None:
+                continue
+            if ex[6] == self.mark:
+                created += 1
+                continue
+            rec = batch[phone][2]
+            if self.mode == Import.Mode.ADD_ONLY:
+                counts["skipped"] += 1
+                touched_ids.append(ex[0])
+                continue
+            merged = _merge(ex, rec)
+            if merged is None:
+                counts["unchanged"] += 1
+                touched_ids.append(ex[0])
+            else:
+                counts["updated"] += 1
+                updates.append(merged)
+        return created
+
+    def _memberships(self, accepted: list[tuple[str, Record]]) -> None:
+        imp = self.imp
+        if not accepted:
+            return
+        all_phones = [p for p, _ in accepted]
+        group_phones: dict[int, list[str]] = {}
+        list_phones: dict[int, list[str]] = {}
+        if imp.target_group_id:
+            group_phones.setdefault(imp.target_group_id, []).extend(all_phones)
+        if imp.target_list_id:
+            list_phones.setdefault(imp.target_list_id, []).extend(all_phones)
+        for phone, rec in accepted:
+            for name in rec.groups:
+                group_phones.setdefault(self._group_id(name), []).append(phone)
+            for name in rec.lists:
+                list_phones.setdefault(self._list_id(name), []).append(phone)
+        for group_id, phones in group_phones.items():
+            added = bulk.add_to_group_by_phone(group_id, list(dict.fromkeys(phones)))
+            if added:
+                Group.objects.filter(pk=group_id).update(member_count=F("member_count") + added)
+        for list_id, phones in list_phones.items():
+            added = bulk.add_to_list_by_phone(list_id, list(dict.fromkeys(phones)))
+            if added:
+                ContactList.objects.filter(pk=list_id).update(member_count=F("member_count") + added)
+
+    def _group_id(self, name: str) -> int:
+        key = name.casefold()
+        if key not in self.group_ids:
+            group = Group.objects.filter(name__iexact=name).first()
+            if group is None:
+                group = Group.objects.create(
+                    name=name, description=f"Created by {self.source_label}", created_by_id=self.imp.created_by_id
+                )
+                audit(
+                    action=AuditLog.Action.CREATE, obj=group, source=self.source_label, changes={"import": self.imp.pk}
+                )
+            self.group_ids[key] = group.pk
+        return self.group_ids[key]
+
+    def _list_id(self, name: str) -> int:
+        key = name.casefold()
+        if key not in self.list_ids:
+            contact_list = ContactList.objects.filter(name__iexact=name).first()
+            if contact_list is None:
+                contact_list = ContactList.objects.create(
+                    name=name, description=f"Created by {self.source_label}", created_by_id=self.imp.created_by_id
+                )
+                audit(
+                    action=AuditLog.Action.CREATE,
+                    obj=contact_list,
+                    source=self.source_label,
+                    changes={"import": self.imp.pk},
+                )
+            self.list_ids[key] = contact_list.pk
+        return self.list_ids[key]
+
+    def _apply_blocklist(self, batch: dict, cells: list, counts: dict, errors: list) -> None:
+        phones = list(batch)
+        existing = bulk.existing_blocklist(phones)
+        new, again = [], []
+        for phone in phones:
+            if phone not in existing:
+                new.append(phone)
+            elif existing[phone] == self.mark:
+                row, index, _rec = batch[phone]
+                counts["duplicate"] += 1
+                errors.append((row, stored_values(cells[index]), f"Duplicate: {phone} is on an earlier row."))
+            else:
+                counts["unchanged"] += 1
+                again.append(phone)
+        added = bulk.insert_blocklist(
+            new,
+            reason=BlocklistEntry.Reason.IMPORTED,
+            source=self.source_label,
+            user_id=self.imp.created_by_id,
+            mark=self.mark,
+        )
+        counts["created"] += added
+        counts["unchanged"] += len(new) - added  # blocked meanwhile by someone else
+        bulk.mark_blocklist(again, mark=self.mark)
+        bulk.set_status_by_phone(new, status=Contact.Status.BLOCKED, from_statuses=[Contact.Status.ACTIVE])
+
+    # --- the end ------------------------------------------------------------------------------------------
+
+    def _finish(self, status: str, message: str) -> None:
+        Import.objects.filter(pk=self.imp.pk).update(
+            status=status,
+            error_message=message,
+            finished_at=timezone.now(),
+            progress=100 if status == Import.Status.DONE else F("progress"),
+            heartbeat_at=timezone.now(),
+        )
+        self.imp.refresh_from_db()
+        imp = self.imp
+        changes = {
+            "status": status,
+            "mode": imp.mode,
+            "rows": imp.total_rows,
+            "created": imp.created_count,
+            "updated": imp.updated_count,
+            "unchanged": imp.unchanged_count,
+            "skipped": imp.skipped_count,
+            "duplicates": imp.duplicate_count,
+            "invalid": imp.invalid_count,
+            "blocked": imp.blocked_count,
+        }
+        if imp.target_group_id:
+            changes["group"] = imp.target_group_id
+        if imp.target_list_id:
+            changes["list"] = imp.target_list_id
+        audit(
+            actor=imp.created_by,
+            action=AuditLog.Action.BLOCK if imp.mode == Import.Mode.BLOCKLIST else AuditLog.Action.IMPORT,
+            obj=imp,
+            changes=changes,
+            source="import",
+        )
+
+
+def _merge(existing: tuple, rec: Record):
+    """The update row for an existing contact, or None when the file changes nothing. Empty cells keep what the
+    contact has; the import never changes a contact's status."""
+    contact_id, first, last, attrs, _status, country, _mark = existing
+    new_first = rec.first_name or first
+    new_last = rec.last_name or last
+    new_attrs = {**attrs, **rec.attributes} if rec.attributes else attrs
+    new_country = rec.region or country
+    if new_first == first and new_last == last and new_attrs == attrs and new_country == country:
+        return None
+    from .search import build_search_text
+
+    return (
+        contact_id,
+        new_first,
+        new_last,
+        new_attrs,
+        new_country,
+        build_search_text(new_first, new_last, rec.phone, new_attrs),
+    )
+
+
+def _explain(reason: str, cells: list) -> str:
+    """Add a hint when a refused row swallowed following lines (an opening quote that is never closed)."""
+    for cell in cells or ():
+        if isinstance(cell, str) and cell.count("\n") >= 5:
+            lines = cell.count("\n") + 1
+            return f'{reason} A value on this row runs over {lines} lines: check for a quote (") that is not closed.'
+    return reason

@@ -1,0 +1,208 @@
+"""One file row → one contact record, or the reason it was refused.
+
+Pure functions over plain data (no Django imports): the import runs them in worker processes, the preview and
+the contact form run them in the web process, so all three read values the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
+
+from .phone import normalize_phone
+from .search import build_search_text
+
+NAME_MAX = 100
+GROUP_NAME_MAX = 100
+ATTRIBUTE_TEXT_MAX = 1000
+GROUP_SEPARATORS = re.compile(r"[;,|]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+# Column targets in an import mapping.
+PHONE, FIRST_NAME, LAST_NAME, COUNTRY, GROUP, LIST = "phone", "first_name", "last_name", "country", "group", "list"
+FIELD_PREFIX = "field:"
+
+
+class FieldSpec(NamedTuple):
+    col: int
+    key: str
+    label: str
+    type: str  # ContactField.Type value: text, number, date, choice
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    """Where each value is in a row (column indexes, -1 when not mapped) and how to read it."""
+
+    phone_col: int
+    first_col: int = -1
+    last_col: int = -1
+    country_col: int = -1
+    fields: tuple[FieldSpec, ...] = ()
+    group_cols: tuple[int, ...] = ()
+    list_cols: tuple[int, ...] = ()
+    default_country: str = ""
+    day_first: bool = True  # 01/02/2024 is 1 February (False: 2 January, for US-style dates)
+    phone_only: bool = False  # blocklist imports read the phone and nothing else
+    choice_maps: dict = field(default_factory=dict, compare=False)
+
+
+class Record(NamedTuple):
+    phone: str
+    region: str
+    first_name: str
+    last_name: str
+    attributes: dict
+    groups: tuple[str, ...]
+    lists: tuple[str, ...]
+    search_text: str
+
+
+def clean_text(value) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    if _CONTROL.search(text):
+        text = _CONTROL.sub("", text)
+    return text.strip()
+
+
+def _too_long(label: str, text: str, limit: int) -> str:
+    return f"{label} is {len(text):,} characters long (at most {limit:,})."
+
+
+def parse_number(text: str) -> int | float:
+    """'1 234,5' / '1,234.5' / '1.234,5' / '12' → a JSON number. Raises ValueError with a reason."""
+    s = text.replace(" ", "").replace("\u00a0", "").replace("'", "").replace("_", "")
+    if "," in s and "." in s:
+        s = s.replace(".", "").replace(",", ".") if s.rfind(",") > s.rfind(".") else s.replace(",", "")
+    elif s.count(",") == 1:
+        s = s.replace(",", ".")
+    try:
+        number = Decimal(s)
+    except InvalidOperation:
+        raise ValueError(f"“{text[:40]}” is not a number.") from None
+    if not number.is_finite():
+        raise ValueError(f"“{text[:40]}” is not a number.")
+    if number == number.to_integral_value() and abs(number) < 10**15:
+        return int(number)
+    return float(number)
+
+
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+_YMD_SLASH = re.compile(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})$")
+_DMY = re.compile(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})$")
+
+
+def parse_date(text: str, *, day_first: bool = True) -> str:
+    """An ISO date string. Accepts YYYY-MM-DD (with an optional time, as spreadsheets write date cells),
+    YYYY/MM/DD, and DD/MM/YYYY (or MM/DD/YYYY when not ``day_first``). Raises ValueError with a reason."""
+    s = text.strip()
+    m = _ISO_DATE.match(s) or _YMD_SLASH.match(s)
+    if m:
+        y, mo, d = (int(g) for g in m.groups())
+    else:
+        m = _DMY.match(s)
+        if not m:
+            example = "31/12/2024" if day_first else "12/31/2024"
+            raise ValueError(f"“{text[:40]}” is not a date (use 2024-12-31 or {example}).")
+        a, b, y = (int(g) for g in m.groups())
+        d, mo = (a, b) if day_first else (b, a)
+    try:
+        return dt.date(y, mo, d).isoformat()
+    except ValueError:
+        raise ValueError(f"“{text[:40]}” is not a date that exists.") from None
+
+
+def parse_field_value(spec: FieldSpec, text: str, *, day_first: bool = True, choice_map: dict | None = None):
+    """The JSON value of a declared field. Raises ValueError naming the field and the value."""
+    try:
+        if spec.type == "number":
+            return parse_number(text)
+        if spec.type == "date":
+            return parse_date(text, day_first=day_first)
+        if spec.type == "choice":
+            mapping = choice_map if choice_map is not None else {c.casefold(): c for c in spec.choices}
+            found = mapping.get(text.casefold())
+            if found is None:
+                allowed = ", ".join(spec.choices[:10]) or "(no choices declared)"
+                raise ValueError(f"“{text[:40]}” is not one of: {allowed}.")
+            return found
+    except ValueError as exc:
+        raise ValueError(f"{spec.label}: {exc}") from None
+    if len(text) > ATTRIBUTE_TEXT_MAX:
+        raise ValueError(_too_long(spec.label, text, ATTRIBUTE_TEXT_MAX))
+    return text
+
+
+def _names(cell: str) -> tuple[str, ...]:
+    return tuple(n for n in (p.strip() for p in GROUP_SEPARATORS.split(cell)) if n)
+
+
+def normalize_row(spec: RowSpec, cells) -> Record | str | None:
+    """A ``Record``; or the reason the row is refused (str); or None for a row with no value at all."""
+    n = len(cells)
+    if not any(c not in (None, "") and (not isinstance(c, str) or c.strip()) for c in cells):
+        return None
+    raw_phone = cells[spec.phone_col] if spec.phone_col < n else ""
+    country = ""
+    if spec.country_col >= 0 and spec.country_col < n:
+        country = clean_text(cells[spec.country_col]).upper()
+    result = normalize_phone(raw_phone, spec.default_country, country=country)
+    if result.error:
+        return f"Phone: {result.error}"
+    if spec.phone_only:
+        return Record(result.e164, result.region, "", "", {}, (), (), "")
+
+    first = clean_text(cells[spec.first_col]) if 0 <= spec.first_col < n else ""
+    if len(first) > NAME_MAX:
+        return _too_long("First name", first, NAME_MAX)
+    last = clean_text(cells[spec.last_col]) if 0 <= spec.last_col < n else ""
+    if len(last) > NAME_MAX:
+        return _too_long("Last name", last, NAME_MAX)
+    attributes = {}
+    for fs in spec.fields:
+        if fs.col >= n:
+            continue
+        text = clean_text(cells[fs.col])
+        if not text:
+            continue
+        try:
+            attributes[fs.key] = parse_field_value(
+                fs, text, day_first=spec.day_first, choice_map=spec.choice_maps.get(fs.key)
+            )
+        except ValueError as exc:
+            return str(exc)
+    groups: tuple[str, ...] = ()
+    for col in spec.group_cols:
+        if col < n and (names := _names(clean_text(cells[col]))):
+            groups += names
+    lists: tuple[str, ...] = ()
+    for col in spec.list_cols:
+        if col < n and (names := _names(clean_text(cells[col]))):
+            lists += names
+    for name in groups + lists:
+        if len(name) > GROUP_NAME_MAX:
+            return _too_long("Group or list name", name, GROUP_NAME_MAX)
+    return Record(
+        result.e164,
+        result.region,
+        first,
+        last,
+        attributes,
+        groups,
+        lists,
+        build_search_text(first, last, result.e164, attributes),
+    )
+
+
+def normalize_rows(spec: RowSpec, rows: list) -> list:
+    """``normalize_row`` over a chunk (what an import worker process runs)."""
+    if not spec.choice_maps and any(f.type == "choice" for f in spec.fields):
+        maps = {f.key: {c.casefold(): c for c in f.choices} for f in spec.fields if f.type == "choice"}
+        object.__setattr__(spec, "choice_maps", maps)
+    return [normalize_row(spec, cells) for cells in rows]
