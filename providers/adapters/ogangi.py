@@ -68,6 +68,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.utils import timezone
+
 from .base import BaseAdapter, CredentialField, Feature, Limits
 from .exceptions import (
     ProviderAuthError,
@@ -457,8 +459,11 @@ class OgangiAdapter(BaseAdapter):
             ) from None
 
     def format_date(self, send_at: datetime | None) -> str:
-        """``dd-MM-yyyy HH:mm`` in the account's zone, rounded up to the minute; ``null`` = start now."""
-        if send_at is None:
+        """``dd-MM-yyyy HH:mm`` in the account's zone, rounded up to the minute; ``null`` = start now.
+
+        A time already due (or within the next minute, finer than the format can say) starts now.
+        """
+        if send_at is None or send_at <= timezone.now() + timedelta(minutes=1):
             return NULL
         local = send_at.astimezone(self._zone())
         if local.second or local.microsecond:

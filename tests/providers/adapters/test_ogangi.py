@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 import requests
+from django.utils import timezone
 
 from providers.adapters.base import Feature
 from providers.adapters.exceptions import (
@@ -199,6 +200,13 @@ def test_scheduled_date_is_signed_raw_and_encoded_in_the_url(mocked_responses):
     assert params == ["8", "-1", "434", "peter", "true", "spring-sale", "04-03-2099 05:06"]  # Caracas is UTC-4
     assert "/04-03-2099%2005%3A06/" in call.request.url
     assert public == PUBLIC and signature == expected_sig("/".join(params))
+
+
+@pytest.mark.parametrize("ahead", [timedelta(minutes=-5), timedelta(seconds=30)])
+def test_a_send_time_already_due_starts_now(mocked_responses, ahead):
+    on(mocked_responses, "POST", "createBroadcastFromJson", xml("create_broadcast.xml"))
+    adapter().send([sms(send_at=timezone.now() + ahead)])
+    assert path_params(mocked_responses.calls[0])[1][-1] == "null"
 
 
 def test_no_sender_uses_the_default_shortcode_or_lets_ogangi_choose(mocked_responses):
