@@ -32,6 +32,7 @@ urlpatterns = [
     path("healthz", login_not_required(healthz), name="healthz"),
     path("admin/", admin.site.urls),
     # --- apps: each app adds its own line here -----------------------------------------------------------
+    path("providers/", include("providers.urls")),
 ]
 
 handler403 = "smsportal.views.permission_denied"
