@@ -629,6 +629,8 @@ class MobizonAdapter(BaseAdapter):
         secret = self.cred("webhook_secret")
         if not secret:
             return
+        if request.method in ("GET", "HEAD") and not request.body.strip():
+            return  # a reachability check of the URL: nothing is signed and nothing will be parsed
         payload = self._webhook_payload(request)
         sign = str(payload.get("sign") or "").strip().lower()
         if not sign:

@@ -755,3 +755,24 @@ def test_secrets_never_reach_the_request_log_nor_exceptions(mocked_responses):
         assert KEY not in dumped and WEBHOOK_SECRET not in dumped
         assert "apiKey=***" in row.url
     assert "recipient=496987005000" in rows[0].request_body
+
+
+# ---------------------------------------------------------------------------------------------- through the view
+@pytest.mark.django_db
+def test_delivery_webhook_through_the_view(client):
+    from django.urls import reverse
+
+    account = ProviderAccountFactory(
+        provider="mobizon", credentials={"api_key": KEY, "webhook_secret": WEBHOOK_SECRET}, options={"domain": "x"}
+    )
+    url = reverse(
+        "providers:webhook",
+        kwargs={"code": "mobizon", "account_uuid": account.uuid, "kind": "delivery", "token": account.webhook_token},
+    )
+    good = payload("webhook_delivery.json")
+    assert client.post(url, data=json.dumps(good), content_type="application/json").status_code == 200
+    bad = {**good, "sign": "f" * 40}
+    assert client.post(url, data=json.dumps(bad), content_type="application/json").status_code == 403
+    assert client.get(url).status_code == 200  # a reachability check needs no sign
+    wrong_token = url.replace(account.webhook_token, "nope")
+    assert client.post(wrong_token, data=json.dumps(good), content_type="application/json").status_code == 403
