@@ -36,9 +36,29 @@ REDACTED = "***"
 SENSITIVE_NAMES = frozenset(
     n.lower()
     for n in (
-        "authorization", "proxy-authorization", "api_key", "apikey", "api-key", "x-api-key", "key", "token",
-        "access_token", "refresh_token", "client_secret", "secret", "password", "pass", "signature", "sign",
-        "sig", "x-apifonws-date-signature", "cookie", "set-cookie", "private_key", "privatekey", "secret_key",
+        "authorization",
+        "proxy-authorization",
+        "api_key",
+        "apikey",
+        "api-key",
+        "x-api-key",
+        "key",
+        "token",
+        "access_token",
+        "refresh_token",
+        "client_secret",
+        "secret",
+        "password",
+        "pass",
+        "signature",
+        "sign",
+        "sig",
+        "x-apifonws-date-signature",
+        "cookie",
+        "set-cookie",
+        "private_key",
+        "privatekey",
+        "secret_key",
     )
 )
 MAX_LOGGED_BODY = 20_000
@@ -74,6 +94,8 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
 class RedactingLogFilter(logging.Filter):
     """Logging filter (settings.LOGGING) that scrubs registered secrets from every record."""
 
+    _formatter = logging.Formatter()
+
     def filter(self, record: logging.LogRecord) -> bool:
         with _global_lock:
             has = bool(_global_secrets)
@@ -82,6 +104,11 @@ class RedactingLogFilter(logging.Filter):
             clean = scrub(msg)
             if clean != msg:
                 record.msg, record.args = clean, ()
+            # Tracebacks too: a chained requests exception prints its URL (query keys included).
+            if record.exc_info and not record.exc_text:
+                record.exc_text = scrub(self._formatter.formatException(record.exc_info))
+            elif record.exc_text:
+                record.exc_text = scrub(record.exc_text)
         return True
 
 
@@ -100,9 +127,7 @@ def redact_url(url: str, secrets: Iterable[str] = ()) -> str:
 
 
 def redact_headers(headers: Mapping[str, str], secrets: Iterable[str] = ()) -> dict[str, str]:
-    return {
-        k: (REDACTED if k.lower() in SENSITIVE_NAMES else scrub(str(v), secrets)) for k, v in headers.items()
-    }
+    return {k: (REDACTED if k.lower() in SENSITIVE_NAMES else scrub(str(v), secrets)) for k, v in headers.items()}
 
 
 def _redact_json(value: Any) -> Any:
@@ -312,21 +337,22 @@ class ProviderHTTP:
         try:
             try:
                 raw = self.session.send(prepared, timeout=timeout or self.timeout, allow_redirects=False)
-            except requests.exceptions.ConnectTimeout as exc:
+            except requests.exceptions.ConnectTimeout:
                 error = "connect timeout"
-                raise ProviderTimeout("Timed out connecting to the provider", ambiguous=False) from exc
-            except (requests.exceptions.ReadTimeout, requests.exceptions.Timeout) as exc:
+                raise ProviderTimeout("Timed out connecting to the provider", ambiguous=False) from None
+            except (requests.exceptions.ReadTimeout, requests.exceptions.Timeout):
                 error = "read timeout"
                 raise ProviderTimeout(
                     "The provider did not answer in time"
                     + (": the request may have been processed; it will be reconciled" if ambiguous_on_timeout else ""),
                     ambiguous=ambiguous_on_timeout,
-                ) from exc
+                ) from None
             except requests.exceptions.RequestException as exc:
                 error = type(exc).__name__
                 if ambiguous_on_timeout and isinstance(exc, requests.exceptions.ChunkedEncodingError):
-                    raise ProviderTimeout("The connection broke mid-answer", ambiguous=True) from exc
-                raise ProviderConnectionError(f"Could not reach the provider ({type(exc).__name__})") from exc
+                    raise ProviderTimeout("The connection broke mid-answer", ambiguous=True) from None
+                # ``from None``: the requests exception's text includes the URL, and URLs can carry keys.
+                raise ProviderConnectionError(f"Could not reach the provider ({type(exc).__name__})") from None
             status = raw.status_code
             resp_body = raw.content
             response = HttpResponse(

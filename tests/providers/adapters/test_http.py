@@ -184,3 +184,21 @@ def test_parse_retry_after(value, expected):
 
 def test_parse_retry_after_http_date():
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: retry now
+
+
+def test_logged_tracebacks_are_scrubbed(mocked_responses, http, caplog):
+    import logging
+
+    from providers.adapters.http import RedactingLogFilter
+
+    mocked_responses.add(responses.GET, URL, body=requests.exceptions.ConnectionError("boom"))
+    logger = logging.getLogger("test.redaction")
+    handler_filter = RedactingLogFilter()
+    try:
+        http.request("GET", URL, params={"apiKey": "s3cr3t-key-value"})
+    except ProviderConnectionError:
+        logger.exception("send failed for s3cr3t-key-value")
+    record = caplog.records[-1]
+    handler_filter.filter(record)
+    formatted = logging.Formatter().format(record)
+    assert "s3cr3t-key-value" not in formatted
