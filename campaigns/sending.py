@@ -98,11 +98,41 @@ class RunOutcome:
 
 
 # ---------------------------------------------------------------------------------------------------- lanes
+_eager = threading.local()
+
+
+def _is_eager() -> bool:
+    from celery import current_app
+
+    return bool(current_app.conf.task_always_eager)
+
+
 def _enqueue(campaign_id: int, lane: int, token: str, delay: float) -> None:
+    """Queue a lane run after the current transaction commits.
+
+    With a broker: ``apply_async`` (with a countdown for backoff or throttle waits). In eager mode (tests,
+    demos without a worker) runs are executed by one trampoline per thread, in order, sleeping their
+    countdown — never recursively, so a long chain cannot overflow the stack.
+    """
     from .tasks import send_batch as send_batch_task
 
     def go():
-        send_batch_task.apply_async((campaign_id, lane, token), countdown=max(0.0, delay) or None)
+        if not _is_eager():
+            send_batch_task.apply_async((campaign_id, lane, token), countdown=max(0.0, delay) or None)
+            return
+        queue = getattr(_eager, "queue", None)
+        if queue is not None:
+            queue.append((campaign_id, lane, token, delay))
+            return
+        _eager.queue = [(campaign_id, lane, token, delay)]
+        try:
+            while _eager.queue:
+                cid, ln, tok, wait_s = _eager.queue.pop(0)
+                if wait_s > 0:
+                    time.sleep(min(wait_s, 5.0))
+                send_batch_task.apply((cid, ln, tok))
+        finally:
+            _eager.queue = None
 
     transaction.on_commit(go)
 
@@ -210,6 +240,9 @@ def send_batch(campaign_id: int, lane: int, token: str) -> RunOutcome:
         ids = claim(campaign_id, token, chunk_size(account.adapter_class, rate))
         if not ids:
             if not campaign.snapshot_done:
+                if _is_eager():  # the snapshot runs in this very thread: its final kick restarts the lanes
+                    _lane_release(campaign_id, lane, token)
+                    return RunOutcome(handed_over=handed, reason="waiting for the snapshot")
                 return _handover(campaign_id, lane, token, 0.5, handed, "waiting for the snapshot")
             _lane_release(campaign_id, lane, token)
             campaign_finish_if_done(campaign_id)

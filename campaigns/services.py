@@ -213,7 +213,7 @@ def campaign_schedule(*, campaign: Campaign, user, send_at: datetime | None = No
     """Schedule (``send_at``) or send now (None). With the approval rule on, it waits for an Approver."""
     now = timezone.now()
     with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().select_related("account").get(pk=campaign.pk)
+        campaign = Campaign.objects.select_for_update(of=("self",)).select_related("account").get(pk=campaign.pk)
         if campaign.status not in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED, Campaign.Status.AWAITING_APPROVAL):
             raise CampaignError(
                 {"__all__": [f"A {campaign.get_status_display().lower()} campaign cannot be scheduled again."]}
@@ -291,7 +291,7 @@ def campaign_resume(*, campaign: Campaign, user) -> Campaign:
     from .tasks import start_campaign
 
     with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().select_related("account").get(pk=campaign.pk)
+        campaign = Campaign.objects.select_for_update(of=("self",)).select_related("account").get(pk=campaign.pk)
         if campaign.status not in (Campaign.Status.PAUSED, Campaign.Status.FAILED):
             raise CampaignError({"__all__": ["Only a paused or failed campaign can be resumed."]})
         if (
@@ -302,7 +302,7 @@ def campaign_resume(*, campaign: Campaign, user) -> Campaign:
             raise CampaignError({"__all__": ["Nothing is left to send. Requeue temporary failures instead."]})
         if campaign.account is None or not campaign.account.is_active:
             raise CampaignError({"__all__": ["The provider account is disabled; enable it before resuming."]})
-        started = campaign.started_at is not None and (campaign.recipients_total or campaign.snapshot_cursor)
+        started = bool(campaign.recipients_total or campaign.snapshot_cursor or campaign.snapshot_done)
         campaign.status = Campaign.Status.SENDING if started else Campaign.Status.STARTING
         campaign.error_message = ""
         campaign.finished_at = None

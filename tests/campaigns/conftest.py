@@ -9,7 +9,13 @@ import pytest
 from campaigns.models import Campaign, CampaignLane
 from campaigns.sending import lanes_kick, send_batch
 from campaigns.snapshot import campaign_start
-from tests.factories import CampaignFactory, ContactFactory, GroupFactory, GroupMembershipFactory
+from tests.factories import (
+    CampaignFactory,
+    ContactFactory,
+    GroupFactory,
+    GroupMembershipFactory,
+    ProviderAccountFactory,
+)
 
 
 def drive(campaign: Campaign, *, max_runs: int = 500, sleep: bool = True, max_sleep: float = 3.0) -> list:
@@ -45,6 +51,14 @@ def start_and_send(campaign: Campaign, **kwargs) -> Campaign:
 
 
 @pytest.fixture
+def no_broker(monkeypatch):
+    """Transactional tests commit, so on_commit callbacks fire: keep lane runs for ``drive`` alone."""
+    from campaigns import sending
+
+    monkeypatch.setattr(sending, "_enqueue", lambda *args, **kwargs: None)
+
+
+@pytest.fixture
 def audience(db):
     """A group of 30 active contacts."""
     group = GroupFactory(name="Customers")
@@ -59,6 +73,29 @@ def fast_account(sandbox_account):
     sandbox_account.messages_per_second = 10_000
     sandbox_account.save()
     return sandbox_account
+
+
+@pytest.fixture
+def provider(settings):
+    """The recording provider (tests/campaigns/recording_adapter.py), fresh for each test."""
+    from . import recording_adapter
+
+    settings.SMSPORTAL_ADAPTERS = [*settings.SMSPORTAL_ADAPTERS, "tests.campaigns.recording_adapter.RecordingAdapter"]
+    recording_adapter.PROVIDER = recording_adapter.Provider()
+    return recording_adapter.PROVIDER
+
+
+@pytest.fixture
+def recording_account(db, provider):
+    return ProviderAccountFactory(name="Recording", provider="recording", messages_per_second=10_000)
+
+
+@pytest.fixture
+def rec_campaign(db, workspace, audience, recording_account):
+    group, _contacts = audience
+    c = CampaignFactory(account=recording_account, text="Hello {first_name|there}!", status=Campaign.Status.STARTING)
+    c.groups.add(group)
+    return c
 
 
 @pytest.fixture
