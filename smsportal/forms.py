@@ -7,6 +7,7 @@ from functools import cache
 
 import phonenumbers
 from django import forms
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import get_user_model, password_validation
 from django.utils.translation import gettext_lazy as _
 
@@ -51,6 +52,14 @@ class BootstrapFormMixin:
                 widget.attrs.setdefault("class", "form-select")
             else:
                 widget.attrs.setdefault("class", "form-control")
+
+
+class LoginForm(BootstrapFormMixin, auth_forms.AuthenticationForm):
+    pass
+
+
+class PasswordChangeForm(BootstrapFormMixin, auth_forms.PasswordChangeForm):
+    pass
 
 
 class WorkspaceSettingsForm(BootstrapFormMixin, forms.ModelForm):

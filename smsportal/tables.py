@@ -121,6 +121,8 @@ class HtmxTable(tables.Table):
     max_per_page = MAX_PER_PAGE
     per_page_choices = PER_PAGE_CHOICES
     bulk_form_id = "bulk-form"
+    #: the view's FilterSet (set by HtmxTableView), for filter errors and the "no match" empty state
+    filterset = None
     #: URL the table's own links and refreshes go to; default: the current request path. Set it when a
     #: table is embedded in another page (e.g. a campaign's messages on the campaign page).
     base_url: str | None = None
@@ -191,8 +193,7 @@ class SelectionColumn(tables.CheckBoxColumn):
             _("Select all rows on this page"),
         )
 
-    def render(self, value, bound_column, record):
-        table = bound_column.table
+    def render(self, value, record, table):
         form_id = self.form_id or getattr(table, "bulk_form_id", "bulk-form")
         attrs = AttributeDict(
             {
@@ -270,6 +271,12 @@ class HtmxTableView(SingleTableMixin, FilterView):
         if self.is_table_request():
             return [f"{name}#{self.table_partial}" for name in names] + ["tables/table_partial.html"]
         return names
+
+    def get_table(self, **kwargs):
+        table = super().get_table(**kwargs)
+        # the table template renders with only the table in its context: give it the filter (errors, "no match")
+        table.filterset = getattr(self, "filterset", None)
+        return table
 
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)

@@ -28,7 +28,14 @@ from django.views.generic import TemplateView
 
 from . import roles, selectors, services
 from .audit import audit
-from .forms import UserCreateForm, UserRoleForm, UserSetPasswordForm, WorkspaceSettingsForm
+from .forms import (
+    LoginForm,
+    PasswordChangeForm,
+    UserCreateForm,
+    UserRoleForm,
+    UserSetPasswordForm,
+    WorkspaceSettingsForm,
+)
 from .models import AuditLog
 from .roles import RoleRequiredMixin, role_required
 from .tables import EmptyState, HtmxFilterSet, HtmxTable, HtmxTableView, csv_response
@@ -90,18 +97,25 @@ def _delivery_rate(totals: dict) -> int | None:
 # --- authentication -------------------------------------------------------------------------------------
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
+    authentication_form = LoginForm
     redirect_authenticated_user = True
 
 
 class LogoutView(auth_views.LogoutView):
-    """POST only (Django's default); a GET shows the page with a sign-out button instead."""
+    """POST only (a GET link must never sign anyone out); back to the sign-in page with a message."""
 
     http_method_names = ["post", "options"]
+
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        messages.info(request, _("You are signed out."))
+        return response
 
 
 class PasswordChangeView(RoleRequiredMixin, auth_views.PasswordChangeView):
     required_role = roles.MARKETER
     template_name = "registration/password_change_form.html"
+    form_class = PasswordChangeForm
     success_url = reverse_lazy("password_change_done")
 
     def form_valid(self, form):

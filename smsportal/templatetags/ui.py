@@ -27,6 +27,7 @@ from urllib.parse import urlencode
 from django import template
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from smsportal import roles
@@ -156,7 +157,7 @@ def nav_link(context, url_name: str, label: str, icon: str = "", role: str = rol
         '<a class="nav-link{}" href="{}"{}>{}<span>{}</span></a>',
         " active" if active else "",
         url,
-        format_html(' aria-current="page"') if active else "",
+        mark_safe(' aria-current="page"') if active else "",
         icon_html,
         label,
     )
