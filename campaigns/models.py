@@ -110,6 +110,11 @@ class Message(models.Model):
         UNKNOWN = "unknown", _("Unknown")  # hand-over outcome unclear (e.g. timeout); reconciled later
         CANCELLED = "cancelled", _("Cancelled")  # campaign cancelled before this was sent (final)
 
+    class Origin(models.TextChoices):
+        CAMPAIGN = "campaign", _("Campaign")  # one recipient of a campaign (or a test send of it)
+        REPLY = "reply", _("Inbox reply")  # typed by a teammate in the inbox (sent_by)
+        AUTO_REPLY = "auto_reply", _("Auto-reply")  # answer to an opt-out/opt-in/help keyword
+
     FINAL = frozenset({"delivered", "undelivered", "expired", "rejected", "failed", "cancelled"})
     # Higher rank wins; a lower-ranked update never overwrites a higher one (late "sent" after "delivered").
     RANK = {
@@ -144,6 +149,13 @@ class Message(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     cost = models.DecimalField(max_digits=10, decimal_places=5, null=True, blank=True)
     is_test = models.BooleanField(default=False)
+    # Outside campaigns (campaign=None): replies typed in the inbox and keyword auto-replies (campaigns/inbox.py).
+    origin = models.CharField(
+        max_length=10, choices=Origin.choices, default=Origin.CAMPAIGN, db_default=Origin.CAMPAIGN
+    )  # db_default: campaigns/sql.py inserts rows with raw SQL
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     handed_over_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -179,6 +191,8 @@ class Message(models.Model):
             models.Index(
                 fields=["reconcile_after"], name="message_reconcile", condition=models.Q(reconcile_after__isnull=False)
             ),
+            # The inbox thread of a number: replies and auto-replies (few rows; campaign rows are not indexed).
+            models.Index(fields=["to", "-created_at"], name="message_inbox_to", condition=~models.Q(origin="campaign")),
         ]
 
     def __str__(self) -> str:
@@ -262,6 +276,12 @@ class InboundMessage(models.Model):
     )
     raw = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set by campaigns/inbox.py: the keyword matched (or mentioned, for FLAGGED) and its list's language; when
+    # the keyword was acted on (a beat task retries replies stored but not processed); when a teammate answered.
+    matched_keyword = models.CharField(max_length=50, blank=True)
+    keyword_language = models.CharField(max_length=8, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]
@@ -274,6 +294,8 @@ class InboundMessage(models.Model):
             models.Index(fields=["status", "-received_at"], name="inbound_status"),
             models.Index(fields=["contact", "-received_at"], name="inbound_contact"),
             models.Index(fields=["from_phone", "-received_at"], name="inbound_from"),
+            models.Index(fields=["-received_at"], name="inbound_received"),
+            models.Index(fields=["created_at"], name="inbound_unprocessed", condition=models.Q(processed_at=None)),
         ]
 
     def __str__(self) -> str:

@@ -107,3 +107,66 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_label or 'system'} {self.get_action_display()} {self.object_repr}"
+
+
+class KeywordRule(models.Model):
+    """The workspace's own keyword list for one kind and language (inbound replies, ``campaigns/inbox.py``).
+
+    A row replaces the built-in list of ``campaigns.keywords.DEFAULT_KEYWORDS`` for its (kind, language); pairs
+    without a row keep the built-in list, so a fresh workspace (and a flushed test database) works unconfigured.
+    ``auto_reply`` is sent through the account the reply came in on, at most once per number, kind and day.
+    """
+
+    class Kind(models.TextChoices):
+        OPT_OUT = "opt_out", _("Opt-out")  # the number is blocklisted and its contact opted out
+        OPT_IN = "opt_in", _("Opt-in")  # an opt-out by reply (or by hand) is reversed
+        HELP = "help", _("Help")  # the sender asks what this is; usually answered with an auto-reply
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    language = models.CharField(max_length=8, help_text=_("ISO 639-1 code, e.g. en, sv, el."))
+    keywords = models.JSONField(default=list, blank=True, help_text=_("Whole-message keywords, as people type them."))
+    is_active = models.BooleanField(default=True, help_text=_("Off: none of these keywords is acted on."))
+    auto_reply = models.TextField(
+        blank=True, help_text=_("Optional answer, sent at most once per number and day. Empty: no answer.")
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["kind", "language"]
+        constraints = [models.UniqueConstraint(fields=["kind", "language"], name="uniq_keyword_rule")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.language})"
+
+
+class AutoReply(models.Model):
+    """One keyword auto-reply. The unique (phone, kind, day) row is reserved *before* anything is sent, so a
+    number gets at most one answer per keyword kind per workspace day, however many replies or workers race."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")  # reserved; the send task has not finished yet
+        SENT = "sent", _("Sent")  # handed over to the provider (see ``message`` for delivery)
+        FAILED = "failed", _("Failed")  # the provider refused it or the account could not send
+        SKIPPED = "skipped", _("Skipped")  # not sent: the number became blocked, the account inactive, …
+
+    phone = models.CharField(max_length=32)
+    kind = models.CharField(max_length=10, choices=KeywordRule.Kind.choices)
+    day = models.DateField(help_text=_("The day in the workspace time zone."))
+    account = models.ForeignKey("providers.ProviderAccount", null=True, blank=True, on_delete=models.SET_NULL)
+    inbound = models.ForeignKey(
+        "campaigns.InboundMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message = models.ForeignKey("campaigns.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = _("auto-replies")
+        constraints = [models.UniqueConstraint(fields=["phone", "kind", "day"], name="uniq_auto_reply_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.phone} ({self.day})"
