@@ -288,9 +288,11 @@ def blocklist_add(
     note: str = "",
     actor=None,
     normalized: bool = False,
+    audit_details: dict | None = None,
 ) -> BlocklistResult:
     """Put numbers on the blocklist (raw input is normalized; invalid input is reported, not raised). Matching
-    contacts become blocked (or opted out for ``reason=opted_out``). Audited."""
+    contacts become blocked (or opted out for ``reason=opted_out``). Audited (``audit_details`` are added to the
+    entry, e.g. the reply that asked for it)."""
     if reason not in BlocklistEntry.Reason.values:
         raise ValidationError(f"Unknown blocklist reason {reason!r}.")
     result = BlocklistResult()
@@ -332,7 +334,7 @@ def blocklist_add(
             phones=result.added,
             actor=actor,
             source=source or "blocklist",
-            changes={"reason": reason, "source": source, "note": note[:200]},
+            changes={"reason": reason, "source": source, "note": note[:200], **(audit_details or {})},
         )
     return result
 
@@ -372,14 +374,19 @@ def contacts_unblock(*, contacts: QuerySet, actor=None) -> int:
 
 
 @transaction.atomic
-def contact_opt_out(*, phone: str, source: str = "", actor=None) -> Contact | None:
+def contact_opt_out(*, phone: str, source: str = "", actor=None, details: dict | None = None) -> Contact | None:
     """The number asked not to be messaged (a STOP reply, a form): blocklisted with reason 'opted out', the
     contact (if any) becomes opted out. Stays after the contact is deleted and re-imported."""
     e164 = phone if phone.startswith("+") and phone[1:].isdigit() else normalize_or_error(phone)[0]
     existing = BlocklistEntry.objects.filter(phone=e164).first()
     if existing is None:
         blocklist_add(
-            phones=[e164], reason=BlocklistEntry.Reason.OPTED_OUT, source=source, actor=actor, normalized=True
+            phones=[e164],
+            reason=BlocklistEntry.Reason.OPTED_OUT,
+            source=source,
+            actor=actor,
+            normalized=True,
+            audit_details=details,
         )
     else:
         bulk.set_status_by_phone(
@@ -398,14 +405,14 @@ def contact_opt_out(*, phone: str, source: str = "", actor=None) -> Contact | No
             object_type="contacts.blocklistentry",
             object_id=e164,
             object_repr=e164,
-            changes={"reason": BlocklistEntry.Reason.OPTED_OUT, "source": source},
+            changes={"reason": BlocklistEntry.Reason.OPTED_OUT, "source": source, **(details or {})},
             source=source or "opt-out",
         )
     return Contact.objects.filter(phone=e164).first()
 
 
 @transaction.atomic
-def contact_opt_in(*, contact: Contact, actor=None, source: str = "") -> Contact:
+def contact_opt_in(*, contact: Contact, actor=None, source: str = "", details: dict | None = None) -> Contact:
     """Reverse an opt-out (the person asked to receive messages again, e.g. START). A manual or provider block on
     the number stays: the contact is then blocked, not active."""
     entry = BlocklistEntry.objects.filter(phone=contact.phone).first()
@@ -415,7 +422,11 @@ def contact_opt_in(*, contact: Contact, actor=None, source: str = "") -> Contact
     status = Contact.Status.ACTIVE if entry is None else Contact.Status.BLOCKED
     Contact.objects.filter(pk=contact.pk).update(status=status, opted_out_at=None, updated_at=timezone.now())
     audit(
-        actor=actor, action=AuditLog.Action.OPT_IN, obj=contact, changes={"status": status}, source=source or "opt-in"
+        actor=actor,
+        action=AuditLog.Action.OPT_IN,
+        obj=contact,
+        changes={"status": status, **(details or {})},
+        source=source or "opt-in",
     )
     contact.refresh_from_db()
     return contact
