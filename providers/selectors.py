@@ -35,25 +35,28 @@ ACTIVE_SYNC_STATUSES = (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
 
 @dataclass(frozen=True)
 class ProviderInfo:
+    """What templates may know of an adapter class (never the class itself: templates call callables)."""
+
     code: str
     name: str
     default_base_url: str
     features: list[str]
-    adapter_class: type[BaseAdapter]
+    webhook_kinds: list[str]
+
+
+def provider_info(cls: type[BaseAdapter]) -> ProviderInfo:
+    return ProviderInfo(
+        code=cls.code,
+        name=cls.name,
+        default_base_url=cls.default_base_url,
+        features=feature_labels(cls),
+        webhook_kinds=[str(k) for k in cls.webhook_kinds],
+    )
 
 
 def provider_catalogue() -> list[ProviderInfo]:
     """Every registered adapter with its human feature list, for the "add an account" picker."""
-    return [
-        ProviderInfo(
-            code=code,
-            name=cls.name,
-            default_base_url=cls.default_base_url,
-            features=[label for feature, label in FEATURE_LABELS.items() if feature in cls.features],
-            adapter_class=cls,
-        )
-        for code, cls in registry().items()
-    ]
+    return [provider_info(cls) for cls in registry().values()]
 
 
 def feature_labels(adapter_class: type[BaseAdapter]) -> list[str]:

@@ -124,9 +124,8 @@ def _render_form(request, form: AccountForm, adapter_class, *, account):
     context = {
         "form": form,
         "groups": form.field_groups(),
-        "adapter_class": adapter_class,
+        "provider": selectors.provider_info(adapter_class),
         "account": account,
-        "features": selectors.feature_labels(adapter_class),
     }
     template = "providers/account_form.html"
     if _htmx(request):
@@ -140,7 +139,7 @@ def _detail_context(account: ProviderAccount) -> dict:
     offered = offered_scopes(adapter_class)
     return {
         "account": account,
-        "adapter_class": adapter_class,
+        "provider": selectors.provider_info(adapter_class),
         "features": selectors.feature_labels(adapter_class),
         "credential_state": selectors.account_credential_state(account),
         "webhooks": selectors.account_webhook_urls(account),
@@ -154,6 +153,7 @@ def _sync_context(account, last_run, offered) -> dict:
     active = last_run is not None and last_run.status in selectors.ACTIVE_SYNC_STATUSES
     missing = [SCOPE_LABELS[s] for s in SCOPE_LABELS if s not in offered]
     return {
+        "provider": selectors.provider_info(account.adapter_class),
         "sync_offered": offered,
         "sync_offered_labels": [SCOPE_LABELS[s] for s in offered],
         "sync_missing_labels": missing,

@@ -91,6 +91,7 @@ def test_add_form_is_built_from_the_adapter(operator_client, memory_provider):
     r = operator_client.get(reverse("providers:account_add"), {"provider": "memory"})
     html = r.content.decode()
     assert r.status_code == 200
+    assert "Add a Memory provider account" in html
     assert 'name="cred_username"' in html
     assert re.search(r'<input type="password" name="cred_api_key"', html)
     assert 'name="opt_region"' in html and 'value="eu"' in html
@@ -237,6 +238,7 @@ def test_detail_shows_callback_urls_and_sync(operator_client, memory_account, se
     hook = f"https://sms.example.com/providers/memory/{memory_account.uuid}/delivery/{memory_account.webhook_token}/"
     assert hook in html
     assert "/inbound/" in html
+    assert "Memory provider ·" in html
     assert "Sync now" in html
     assert "mem-key-123456" not in html
     assert "set</span>" in html
