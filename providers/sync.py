@@ -318,8 +318,11 @@ class SyncEngine:
                         continue
                     try:
                         ext_id = str(self.adapter.push_group(record))
-                    except ProviderNotSupported:
-                        raise
+                    except ProviderNotSupported as exc:
+                        # e.g. JookSMS cannot create a group: the ones that exist there are still linked
+                        stats.skipped += 1
+                        stats.note = exc.message
+                        continue
                     except ProviderError as exc:
                         self._batch_failed(stats, exc, 1, f"Group {obj.name!r}")
                         continue

@@ -109,3 +109,7 @@ def test_fake_provider_command_serves_until_interrupted():
         out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0
     assert "Stopped." in out
+
+
+def test_docs_carry_the_current_matrix():
+    assert matrix() in (ROOT / "docs" / "providers.md").read_text(encoding="utf-8")

@@ -316,3 +316,22 @@ def test_lists_are_pushed_as_groups_and_their_members_carry_them(memory_account,
     ext = next(e for e, n in store.groups.items() if n == "Spring")
     assert next(x for x in store.contacts.values() if x["phone"] == c.phone)["groups"] == [ext]
     assert ExternalMapping.objects.get(account=memory_account, object_type="list").local_id == str(spring.pk)
+
+
+def test_a_group_the_provider_cannot_create_is_skipped_and_the_rest_linked(memory_account, workspace, monkeypatch):
+    from providers.adapters.exceptions import ProviderNotSupported
+
+    GroupFactory(name="Exists there")
+    GroupFactory(name="Missing there")
+    original = MemoryAdapter.push_group
+
+    def picky(self, group):
+        if group.name == "Missing there":
+            raise ProviderNotSupported("create “Missing there” at the provider, then sync again")
+        return original(self, group)
+
+    monkeypatch.setattr(MemoryAdapter, "push_group", picky)
+    summary = run(memory_account, scope=["groups"], direction=SyncRun.Direction.PUSH)
+    assert summary["groups.push"]["created"] == 1
+    assert summary["groups.push"]["skipped"] == 1
+    assert "Missing there" in summary["groups.push"]["note"]
