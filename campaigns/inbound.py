@@ -12,6 +12,7 @@ from contacts.models import Contact
 from providers.adapters.types import InboundSMS
 from smsportal.models import WorkspaceSettings
 
+from .inbox import inbound_process
 from .models import InboundMessage, Message
 
 
@@ -72,5 +73,6 @@ def inbound_record(*, account, items: Sequence[InboundSMS]) -> list[InboundMessa
                 )
         except IntegrityError:
             continue  # a concurrent delivery of the same reply won
+        inbound_process(reply=obj)  # keywords, opt-out/in, auto-reply (campaigns/inbox.py); never raises
         created.append(obj)
     return created

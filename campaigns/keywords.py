@@ -5,7 +5,8 @@ A reply counts as a keyword only when the WHOLE message is the keyword (``"stop"
 contains a keyword as a word (``"stop sending me this rubbish"``) is not acted on but flagged for a human.
 
 Default lists cover English plus the markets of our providers (Swedish, Greek, Spanish, Russian, Kazakh);
-the workspace can replace them (``match_keyword(text, rules=...)``).
+the workspace replaces any (kind, language) list with its own (``smsportal.models.KeywordRule``, merged here by
+``merge_rules`` and passed as ``match_keyword(text, rules=...)``).
 """
 
 from __future__ import annotations
@@ -47,6 +48,17 @@ DEFAULT_KEYWORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "kk": ("КӨМЕК",),
     },
 }
+
+KIND_LABELS = {OPT_OUT: "Opt-out", OPT_IN: "Opt-in", HELP: "Help"}
+LANGUAGE_NAMES = {
+    "en": "English",
+    "sv": "Swedish",
+    "el": "Greek",
+    "es": "Spanish",
+    "ru": "Russian",
+    "kk": "Kazakh",
+}
+KEYWORD_MAX_LENGTH = 50  # InboundMessage.matched_keyword
 
 _PUNCT_EDGES = re.compile(r"^[\W_]+|[\W_]+$", re.UNICODE)
 _SPACES = re.compile(r"[\s\u00a0]+", re.UNICODE)
@@ -98,3 +110,38 @@ def match_keyword(text: str, rules: Mapping[str, Mapping[str, Iterable[str]]] | 
             if hit and hit[0] in (OPT_OUT, OPT_IN):
                 return KeywordMatch(FLAGGED, candidate, hit[1], flagged_kind=hit[0])
     return KeywordMatch(NONE)
+
+
+def merge_rules(
+    overrides: Iterable[tuple[str, str, Iterable[str], bool]],
+    defaults: Mapping[str, Mapping[str, Iterable[str]]] = DEFAULT_KEYWORDS,
+) -> dict[str, dict[str, tuple[str, ...]]]:
+    """The lists in force: ``defaults`` with each (kind, language, words, active) override replacing its pair.
+    An inactive override switches its pair off (no keyword of it is recognised)."""
+    rules: dict[str, dict[str, tuple[str, ...]]] = {
+        kind: {lang: tuple(words) for lang, words in langs.items()} for kind, langs in defaults.items()
+    }
+    for kind, language, words, active in overrides:
+        rules.setdefault(kind, {})[language] = tuple(words) if active else ()
+    return rules
+
+
+_SPLIT = re.compile(r"[,;\n\r]+")
+
+
+def parse_keywords(text: str) -> list[str]:
+    """A typed list (comma, semicolon or one per line) → keywords as typed, upper-cased for display, without
+    repeats (compared normalized). Raises ValueError naming a keyword that is empty once punctuation is gone
+    or too long."""
+    seen: dict[str, str] = {}
+    for part in _SPLIT.split(text or ""):
+        word = _SPACES.sub(" ", part).strip()
+        if not word:
+            continue
+        norm = normalize(word)
+        if not norm:
+            raise ValueError(f"“{word}” has no letters or digits: it could never match a reply.")
+        if len(norm) > KEYWORD_MAX_LENGTH:
+            raise ValueError(f"“{word[:60]}” is longer than {KEYWORD_MAX_LENGTH} characters.")
+        seen.setdefault(norm, word.upper())
+    return list(seen.values())

@@ -15,6 +15,7 @@ app.conf.beat_schedule = {
     "campaigns-dispatch-due": {"task": "campaigns.tasks.dispatch_due_campaigns", "schedule": 5.0},
     "campaigns-poll-statuses": {"task": "campaigns.tasks.poll_statuses", "schedule": 10.0},
     "providers-poll": {"task": "providers.tasks.poll_accounts", "schedule": 15.0},
+    "campaigns-inbox-sweep": {"task": "campaigns.inbox_tasks.process_pending_replies", "schedule": 60.0},
     "providers-scheduled-sync": {"task": "providers.tasks.run_scheduled_syncs", "schedule": 60.0},
     "smsportal-cleanup": {"task": "smsportal.tasks.cleanup", "schedule": 3600.0},
 }
