@@ -33,6 +33,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # --- apps: each app adds its own line here -----------------------------------------------------------
     path("providers/", include("providers.urls")),
+    path("campaigns/", include("campaigns.urls")),
 ]
 
 handler403 = "smsportal.views.permission_denied"
