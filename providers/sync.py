@@ -75,6 +75,9 @@ PHASES: tuple[tuple[str, str, str], ...] = (
     ("blocklist", "push", "Pushing the blocklist"),
     ("blocklist", "pull", "Pulling the blocklist"),
 )
+STEP_LABELS = {f"{scope}.{direction}": label for scope, direction, label in PHASES} | {
+    scope: f"{label.capitalize()}" for scope, label in SCOPE_LABELS.items()
+}
 MappingType = ExternalMapping.ObjectType
 
 

@@ -109,7 +109,7 @@ class RequestLogTable(ProvidersTable):
     url = tables.Column(verbose_name="URL", orderable=False, attrs={"td": {"class": "text-break small"}})
     status_code = tables.Column(verbose_name="Status", orderable=False, empty_values=())
     duration_ms = tables.Column(verbose_name="ms", orderable=False, attrs={"td": {"class": "text-tabular text-end"}})
-    error = tables.Column(orderable=False, attrs={"td": {"class": "small text-danger"}})
+    error = tables.Column(orderable=False, default="", attrs={"td": {"class": "small text-danger"}})
 
     empty_state = EmptyState(
         icon="journal-text",

@@ -12,7 +12,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from smsportal import roles
 from smsportal.roles import RoleRequiredMixin, role_required
@@ -23,7 +23,7 @@ from .adapters.http import scrub
 from .adapters.registry import get_adapter_class, registry
 from .forms import AccountFilter, AccountForm, ProviderPickForm, RequestLogFilter, SyncStartForm
 from .models import ProviderAccount
-from .sync import SCOPE_LABELS, offered_scopes
+from .sync import SCOPE_LABELS, STEP_LABELS, offered_scopes
 from .tables import AccountTable, RequestLogTable
 
 OPERATOR = roles.OPERATOR
@@ -127,10 +127,10 @@ def _render_form(request, form: AccountForm, adapter_class, *, account):
         "provider": selectors.provider_info(adapter_class),
         "account": account,
     }
-    template = "providers/account_form.html"
     if _htmx(request):
-        template += "#form"
-    return render(request, template, context, status=400 if form.is_bound and form.errors else 200)
+        # htmx swaps only 2xx answers: the form with its errors comes back as 200
+        return render(request, "providers/account_form.html#form", context)
+    return render(request, "providers/account_form.html", context, status=400 if form.is_bound and form.errors else 200)
 
 
 def _detail_context(account: ProviderAccount) -> dict:
@@ -159,15 +159,28 @@ def _sync_context(account, last_run, offered) -> dict:
         "sync_missing_labels": missing,
         "sync_form": SyncStartForm(adapter_class=account.adapter_class) if offered else None,
         "last_run": last_run,
+        "last_run_steps": [
+            {"key": key, "label": STEP_LABELS.get(key, key), **stats}
+            for key, stats in ((last_run.summary or {}).items() if last_run else ())
+        ],
         "sync_active": active,
         "recent_runs": selectors.sync_recent(account) if offered else [],
         "sync_next_due": selectors.sync_next_due(account, last_run) if offered else None,
     }
 
 
+CALLS_CHANGED_EVENT = "providerCallsChanged"  # the "Recent calls" card reloads itself on it
+
+
 @role_required(OPERATOR)
 def account_detail(request, pk: int):
     account = get_object_or_404(ProviderAccount, pk=pk)
+    if _htmx(request) and request.GET.get("part") == "recent":
+        return render(
+            request,
+            "providers/account_detail.html#recent",
+            {"account": account, "recent_logs": selectors.request_log_recent(account)},
+        )
     try:
         context = _detail_context(account)
     except LookupError:
@@ -185,7 +198,8 @@ def account_check(request, pk: int):
     else:
         messages.error(request, account.last_check_detail)
     if _htmx(request):
-        return render(request, "providers/account_detail.html#connection", {"account": account})
+        response = render(request, "providers/account_detail.html#connection", {"account": account})
+        return trigger_client_event(response, CALLS_CHANGED_EVENT, {})
     return redirect("providers:account", pk=account.pk)
 
 
@@ -235,8 +249,10 @@ def _sync_partial(request, account, *, polling: bool = False) -> HttpResponse:
         **_sync_context(account, selectors.sync_latest(account), offered_scopes(account.adapter_class)),
     }
     response = render(request, "providers/account_detail.html#sync", context)
-    if polling and _htmx(request) and not context["sync_active"]:
-        response.status_code = STOP_POLLING
+    if _htmx(request) and not context["sync_active"]:
+        trigger_client_event(response, CALLS_CHANGED_EVENT, {})
+        if polling:
+            response.status_code = STOP_POLLING
     return response
 
 

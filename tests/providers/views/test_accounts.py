@@ -155,7 +155,7 @@ def test_add_invalid_rerenders_the_form_partial_with_errors(operator_client, mem
     }
     r = operator_client.post(reverse("providers:account_add") + "?provider=memory", data, headers=HTMX)
     html = r.content.decode()
-    assert r.status_code == 400
+    assert r.status_code == 200  # htmx swaps only 2xx answers
     assert "<html" not in html and 'id="account-form"' in html
     assert "This field is required." in html  # name and the API key
     assert "is not an http(s) address" in html
@@ -278,6 +278,12 @@ def test_check_success_shows_balance_with_time(operator_client, memory_account, 
     r = operator_client.post(reverse("providers:account_check", args=[memory_account.pk]), headers=HTMX)
     html = r.content.decode()
     assert "Connected" in html and "3.25 EUR" in html and "at " in html
+    assert "providerCallsChanged" in r["HX-Trigger"]  # the "Recent calls" card reloads itself
+    recent = operator_client.get(
+        reverse("providers:account", args=[memory_account.pk]), {"part": "recent"}, headers=HTMX
+    )
+    assert 'id="recent-calls"' in recent.content.decode() and "<html" not in recent.content.decode()
+    assert ">check<" in recent.content.decode()
 
 
 def test_check_without_javascript_redirects(operator_client, sandbox_account):

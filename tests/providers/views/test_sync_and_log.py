@@ -37,7 +37,8 @@ def test_start_sync_over_htmx_then_poll_until_done(
     html = r.content.decode()
     assert r.status_code == 286  # htmx: stop polling
     assert "every 1s" not in html
-    assert "contacts.push" in html and "Done" in html
+    assert "Pushing contacts" in html and "Done" in html
+    assert "providerCallsChanged" in r["HX-Trigger"]
 
 
 def test_second_sync_while_one_runs_is_refused_with_a_message(operator_client, memory_account):
