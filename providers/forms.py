@@ -17,7 +17,7 @@ from .adapters.base import BaseAdapter, CredentialField, Feature
 from .adapters.registry import adapter_choices
 from .models import ProviderAccount, ProviderRequestLog, SyncRun
 from .selectors import local_day_range, request_log_operations
-from .services import ACCOUNT_FIELDS
+from .services import ACCOUNT_FIELDS, base_url_required
 from .sync import SCOPE_LABELS, offered_scopes
 
 CRED_PREFIX = "cred_"
@@ -108,6 +108,7 @@ class AccountForm(forms.Form):
             base.help_text = (
                 f"{cls.name} has no single public address: enter the one your account uses (or a local fake server)."
             )
+            base.required = base_url_required(cls)
         self.secret_fields: list[str] = []
         self.set_secrets: set[str] = set()
         stored_creds = (account.credentials if account else {}) or {}

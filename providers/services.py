@@ -101,12 +101,17 @@ def _check_required(adapter_class: type[BaseAdapter], credentials: Mapping, opti
         raise ValidationError(errors)
 
 
+def base_url_required(adapter_class: type[BaseAdapter]) -> bool:
+    """No documented address, and no required option that locates the API instead (Mobizon: its domain)."""
+    return not adapter_class.default_base_url and not any(f.required for f in adapter_class.option_fields)
+
+
 def _normalize_base_url(adapter_class: type[BaseAdapter], base_url: str) -> str:
     """Store "" when the operator kept the documented production URL, so it follows the adapter's default."""
     base_url = (base_url or "").strip().rstrip("/")
     if base_url and base_url == adapter_class.default_base_url.rstrip("/"):
         return ""
-    if not base_url and not adapter_class.default_base_url:
+    if not base_url and base_url_required(adapter_class):
         raise ValidationError({"base_url": f"{adapter_class.name} has no default address: enter the base URL."})
     return base_url
 

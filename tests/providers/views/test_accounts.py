@@ -291,3 +291,24 @@ def test_check_without_javascript_redirects(operator_client, sandbox_account):
     assert r.status_code == 302
     sandbox_account.refresh_from_db()
     assert sandbox_account.last_check_status == ProviderAccount.CheckStatus.OK
+
+
+def test_base_url_required_where_nothing_else_locates_the_api(operator_client):
+    ogangi = operator_client.post(
+        reverse("providers:account_add") + "?provider=ogangi", {"provider": "ogangi", "name": "O", "base_url": ""}
+    ).content.decode()
+    assert 'id="id_base_url"' in ogangi and "This field is required." in ogangi.split('id="id_base_url"')[1][:600]
+    mobizon = operator_client.get(reverse("providers:account_add"), {"provider": "mobizon"}).content.decode()
+    assert 'name="base_url"' in mobizon and 'name="opt_domain"' in mobizon
+    data = {
+        "provider": "mobizon",
+        "name": "M",
+        "base_url": "",
+        "cred_api_key": "k" * 40,
+        "opt_domain": "api.mobizon.kz",
+        "messages_per_second": "10",
+        "poll_interval_seconds": "60",
+    }
+    r = operator_client.post(reverse("providers:account_add") + "?provider=mobizon", data)
+    assert r.status_code == 302, r.content.decode()[-2000:]
+    assert ProviderAccount.objects.get(name="M").options["domain"] == "api.mobizon.kz"
