@@ -516,7 +516,7 @@ def keyword_rule_save(
             for w in other_words:
                 taken[keywords.normalize(w)] = (other_kind, lang)
     clashes = [
-        f"“{w}” is already a {keywords.KIND_LABELS[taken[n][0]].lower()} keyword ({taken[n][1]})"
+        f"“{w}” is already in the {keywords.KIND_LABELS[taken[n][0]].lower()} list ({taken[n][1]})"
         for w in words
         if (n := keywords.normalize(w)) in taken
     ]

@@ -330,6 +330,10 @@ class Thread:
         return bool(self.block_reason) and not self.is_opted_out
 
 
+def has_replies() -> bool:
+    return InboundMessage.objects.exists()
+
+
 def conversation_exists(phone: str) -> bool:
     return InboundMessage.objects.filter(from_phone=phone).exists()
 

@@ -34,6 +34,7 @@ urlpatterns = [
     # --- apps: each app adds its own line here -----------------------------------------------------------
     path("providers/", include("providers.urls")),
     path("campaigns/", include("campaigns.urls")),
+    path("inbox/", include("campaigns.inbox_urls")),
 ]
 
 handler403 = "smsportal.views.permission_denied"

@@ -65,7 +65,7 @@ NAV: tuple[NavSection, ...] = (
         _("Messaging"),
         (
             NavItem("campaigns:list", _("Campaigns"), "megaphone"),
-            NavItem("campaigns:inbox", _("Inbox"), "inbox", badge="inbox_unread"),
+            NavItem("inbox:index", _("Inbox"), "inbox", badge="inbox_unread"),
         ),
     ),
     NavSection(
