@@ -43,6 +43,7 @@ ACCOUNT_FIELDS = (
 )
 CHECK_FAILED_PREFIX = "Test connection failed: "
 REPLY_POLL_OVERLAP = timedelta(minutes=5)  # re-read a little before the last poll; inbound_record de-duplicates
+SYNC_STALE_AFTER = timedelta(minutes=30)  # a queued/running sync with no progress this long lost its worker
 
 
 class SyncNotPossible(Exception):
@@ -305,6 +306,7 @@ def sync_start(
         raise SyncNotPossible(f"Unknown direction {direction!r}.")
     with transaction.atomic():
         ProviderAccount.objects.select_for_update().filter(pk=account.pk).first()
+        sync_expire_stale(account=account)
         if SyncRun.objects.filter(account=account, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]).exists():
             raise SyncNotPossible("A sync of this account is already queued or running.")
         run = SyncRun.objects.create(
@@ -325,6 +327,31 @@ def sync_start(
     return run
 
 
+def sync_expire_stale(*, account: ProviderAccount, now: datetime | None = None) -> int:
+    """Fail runs that stopped moving (their worker died and the task was lost), so a new sync can start."""
+    now = now or timezone.now()
+    expired = 0
+    for run in SyncRun.objects.filter(account=account, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]):
+        last_move = run.started_at or run.created_at
+        moved_at = (run.progress or {}).get("at")
+        if moved_at:
+            try:
+                last_move = max(last_move, datetime.fromisoformat(moved_at))
+            except (TypeError, ValueError):
+                pass
+        if now - last_move > SYNC_STALE_AFTER:
+            minutes = int(SYNC_STALE_AFTER.total_seconds() // 60)
+            _finish_run(
+                run,
+                SyncRun.Status.FAILED,
+                run.summary or {},
+                f"Stopped: no progress for {minutes} minutes "
+                "(the worker was probably restarted). What was synced before is kept; sync again.",
+            )
+            expired += 1
+    return expired
+
+
 def sync_execute(*, run_id: int) -> SyncRun | None:
     """Run a queued sync (called by the task). Safe to call again after a worker died mid-run."""
     from .sync import SyncAborted, SyncEngine
@@ -338,7 +365,7 @@ def sync_execute(*, run_id: int) -> SyncRun | None:
         run.save(update_fields=["status", "started_at"])
 
     def progress(phase: dict, summary: dict) -> None:
-        SyncRun.objects.filter(pk=run.pk).update(progress=phase, summary=summary)
+        SyncRun.objects.filter(pk=run.pk).update(progress={**phase, "at": timezone.now().isoformat()}, summary=summary)
 
     secrets = account_secret_values(run.account)
     engine = None
@@ -376,6 +403,7 @@ def sync_due_accounts(*, now: datetime | None = None) -> list[SyncRun]:
                 continue
         except LookupError:
             continue
+        sync_expire_stale(account=account, now=now)
         last = SyncRun.objects.filter(account=account).order_by("-created_at").first()
         if last is not None:
             if last.status in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING):

@@ -335,3 +335,32 @@ def test_a_group_the_provider_cannot_create_is_skipped_and_the_rest_linked(memor
     assert summary["groups.push"]["created"] == 1
     assert summary["groups.push"]["skipped"] == 1
     assert "Missing there" in summary["groups.push"]["note"]
+
+
+def test_a_run_that_stopped_moving_does_not_block_new_syncs(memory_account, operator):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    stuck = SyncRun.objects.create(account=memory_account, status=SyncRun.Status.RUNNING)
+    SyncRun.objects.filter(pk=stuck.pk).update(
+        created_at=timezone.now() - timedelta(hours=2), started_at=timezone.now() - timedelta(hours=2)
+    )
+    fresh = services.sync_start(account=memory_account, actor=operator)
+    stuck.refresh_from_db()
+    assert stuck.status == SyncRun.Status.FAILED and "no progress for 30 minutes" in stuck.error
+    assert fresh.status == SyncRun.Status.QUEUED
+
+
+def test_a_long_run_that_still_moves_is_not_expired(memory_account):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    run_ = SyncRun.objects.create(
+        account=memory_account, status=SyncRun.Status.RUNNING, progress={"at": timezone.now().isoformat()}
+    )
+    SyncRun.objects.filter(pk=run_.pk).update(started_at=timezone.now() - timedelta(hours=3))
+    assert services.sync_expire_stale(account=memory_account) == 0
+    with pytest.raises(services.SyncNotPossible):
+        services.sync_start(account=memory_account)
