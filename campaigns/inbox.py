@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -87,12 +87,13 @@ def reply_source(reply: InboundMessage) -> str:
 
 
 def _details(reply: InboundMessage) -> dict:
+    received = reply.received_at.astimezone(UTC).isoformat(timespec="seconds") if reply.received_at else ""
     return {
         "reply": reply.text[:160],
-        "reply_id": str(reply.uuid),
+        "received_at": received,
         "account": reply.account.name if reply.account else "",
         "campaign": reply.campaign.name if reply.campaign_id else "",
-        "received_at": reply.received_at.isoformat(timespec="seconds") if reply.received_at else "",
+        "reply_id": str(reply.uuid),
     }
 
 

@@ -334,7 +334,12 @@ def blocklist_add(
             phones=result.added,
             actor=actor,
             source=source or "blocklist",
-            changes={"reason": reason, "source": source, "note": note[:200], **(audit_details or {})},
+            changes={
+                "reason": reason,
+                "source": source,
+                **({"note": note[:200]} if note else {}),
+                **(audit_details or {}),
+            },
         )
     return result
 
