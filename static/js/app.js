@@ -39,7 +39,12 @@
     const sticky = el.dataset.level === "error" || el.dataset.level === "warning";
     const toast = bootstrap.Toast.getOrCreateInstance(el, { autohide: !sticky, delay: 6000 });
     el.addEventListener("hidden.bs.toast", () => el.remove());
-    toast.show();
+    if (el.classList.contains("show")) {
+      // rendered visible by the server (works without JavaScript): only schedule the auto-hide
+      if (!sticky) setTimeout(() => toast.hide(), 6000);
+    } else {
+      toast.show();
+    }
   }
 
   function showToast(level, text) {

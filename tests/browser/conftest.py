@@ -69,9 +69,14 @@ def page(page):
 
 @pytest.fixture
 def screenshot(request):
-    """``screenshot(page, "step")`` saves test-results/screenshots/<test name>/<step>.png and returns the path."""
+    """``screenshot(page, "step")`` saves test-results/screenshots/<test name>/<step>.png and returns the path.
+
+    ``SMSPORTAL_SCREENSHOTS_DIR`` puts them elsewhere (pytest-playwright empties test-results/ at the start of
+    every pytest session, including ones that run no browser test).
+    """
     test_name = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-")
-    folder = Path(request.config.rootpath) / "test-results" / "screenshots" / test_name
+    base = os.environ.get("SMSPORTAL_SCREENSHOTS_DIR") or Path(request.config.rootpath) / "test-results" / "screenshots"
+    folder = Path(base) / test_name
 
     def take(page, step: str, *, full_page: bool = True) -> Path:
         folder.mkdir(parents=True, exist_ok=True)

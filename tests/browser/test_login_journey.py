@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from smsportal import roles
@@ -15,7 +16,14 @@ def test_login_to_dashboard(page, live_server, workspace_live, screenshot):
     UserFactory(username="maria", first_name="Maria", last_name="Berg", role=roles.OPERATOR)
     ContactFactory.create_batch(3)
     ContactFactory(status="opted_out")
-    campaign = CampaignFactory(name="Spring sale", status="completed", recipients_total=2, delivered_count=1)
+    campaign = CampaignFactory(
+        name="Spring sale",
+        status="completed",
+        recipients_total=2,
+        delivered_count=1,
+        failed_count=1,
+        started_at=timezone.now(),
+    )
     MessageFactory(campaign=campaign, status="delivered")  # each message brings its own contact
     MessageFactory(campaign=campaign, status="failed")
 

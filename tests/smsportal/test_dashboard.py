@@ -8,7 +8,7 @@ import zoneinfo
 import pytest
 from django.utils import timezone
 
-from campaigns.models import Campaign, Message
+from campaigns.models import Campaign
 from smsportal import selectors
 from tests.factories import (
     BlocklistEntryFactory,
@@ -28,10 +28,6 @@ def _stat(html: str, testid: str) -> str:
     match = re.search(rf'data-testid="{testid}".*?data-value="(\d+)"', html, re.S)
     assert match, f"no stat {testid}"
     return match.group(1)
-
-
-def _at(message, when):
-    Message.objects.filter(pk=message.pk).update(created_at=when)
 
 
 def test_contact_counts():
@@ -62,27 +58,35 @@ def test_campaign_status_counts_include_zeros():
     assert list(counts) == list(Campaign.Status.values)
 
 
-def test_messages_by_day_buckets_in_workspace_time_zone():
+def test_messages_by_day_buckets_in_workspace_time_zone(django_assert_num_queries):
     now = dt.datetime(2026, 3, 10, 12, 0, tzinfo=STOCKHOLM)
-    campaign = CampaignFactory()
     # 00:30 local on 10 March is 23:30 UTC on 9 March: it belongs to 10 March here
-    _at(MessageFactory(campaign=campaign, status="delivered"), dt.datetime(2026, 3, 10, 0, 30, tzinfo=STOCKHOLM))
-    _at(MessageFactory(campaign=campaign, status="sent"), dt.datetime(2026, 3, 9, 23, 59, tzinfo=STOCKHOLM))
-    _at(MessageFactory(campaign=campaign, status="undelivered"), dt.datetime(2026, 3, 4, 0, 0, tzinfo=STOCKHOLM))
-    _at(MessageFactory(campaign=campaign, status="rejected"), dt.datetime(2026, 3, 4, 8, 0, tzinfo=STOCKHOLM))
-    _at(MessageFactory(campaign=campaign, status="delivered"), dt.datetime(2026, 3, 3, 23, 59, tzinfo=STOCKHOLM))
-    _at(MessageFactory(campaign=campaign, status="delivered", is_test=True), now - dt.timedelta(hours=1))
-    _at(MessageFactory(campaign=campaign, status="pending"), now - dt.timedelta(hours=2))
+    CampaignFactory(
+        started_at=dt.datetime(2026, 3, 10, 0, 30, tzinfo=STOCKHOLM),
+        delivered_count=5,
+        sent_count=2,
+        queued_count=1,
+        pending_count=3,
+        unknown_count=1,
+        failed_count=2,
+        cancelled_count=4,
+    )
+    CampaignFactory(started_at=dt.datetime(2026, 3, 9, 23, 59, tzinfo=STOCKHOLM), delivered_count=7)
+    CampaignFactory(started_at=dt.datetime(2026, 3, 4, 0, 0, tzinfo=STOCKHOLM), failed_count=1)
+    CampaignFactory(started_at=dt.datetime(2026, 3, 3, 23, 59, tzinfo=STOCKHOLM), delivered_count=100)  # too old
+    CampaignFactory(started_at=None, status="draft")
+    CampaignFactory(started_at=now + dt.timedelta(hours=1), delivered_count=50)  # clock skew: not yet
 
-    with timezone.override(STOCKHOLM):
+    with timezone.override(STOCKHOLM), django_assert_num_queries(1):
         week = selectors.messages_by_day(days=7, now=now)
 
     assert week["days"][0] == dt.date(2026, 3, 4) and week["days"][-1] == dt.date(2026, 3, 10)
-    assert week["series"]["delivered"] == [0, 0, 0, 0, 0, 0, 1]
-    assert week["series"]["in_flight"] == [0, 0, 0, 0, 0, 1, 0]
-    assert week["series"]["failed"] == [2, 0, 0, 0, 0, 0, 0]
-    assert week["series"]["pending"] == [0, 0, 0, 0, 0, 0, 1]
-    assert week["total"] == 5  # the test send and the message from 3 March are not counted
+    assert week["series"]["delivered"] == [0, 0, 0, 0, 0, 7, 5]
+    assert week["series"]["in_flight"] == [0, 0, 0, 0, 0, 0, 3]
+    assert week["series"]["pending"] == [0, 0, 0, 0, 0, 0, 4]
+    assert week["series"]["failed"] == [1, 0, 0, 0, 0, 0, 2]
+    assert week["series"]["cancelled"] == [0, 0, 0, 0, 0, 0, 4]
+    assert week["total"] == 26
     assert week["labels"][-1] == "Tue 10 Mar"
 
 
@@ -95,20 +99,27 @@ def test_dashboard_page_shows_real_numbers(operator_client, workspace):
         name="Main gateway", last_check_status="ok", balance="12.5", balance_currency="EUR"
     )
     campaign = CampaignFactory(
-        name="Black Friday", account=account, status="sending", recipients_total=4, delivered_count=1
+        name="Black Friday",
+        account=account,
+        status="sending",
+        recipients_total=4,
+        started_at=timezone.now(),
+        delivered_count=1,
+        failed_count=1,
+        sent_count=1,
+        pending_count=1,
     )
-    MessageFactory(campaign=campaign, status="delivered")
-    MessageFactory(campaign=campaign, status="failed")
-    MessageFactory(campaign=campaign, status="sent")
+    for status in ("delivered", "failed", "sent", "pending"):
+        MessageFactory(campaign=campaign, status=status)
     ImportFactory(original_name="customers-march.csv", status="done", created_count=120, invalid_count=3)
 
     resp = operator_client.get("/")
     html = resp.content.decode()
     assert resp.status_code == 200
-    assert _stat(html, "stat-contacts") == "8"  # 5 + the 3 message recipients
+    assert _stat(html, "stat-contacts") == "9"  # 5 + the 4 message recipients
     assert _stat(html, "stat-opted-out") == "1"
     assert _stat(html, "stat-blocked") == "1"
-    assert _stat(html, "stat-messages") == "3"
+    assert _stat(html, "stat-messages") == "4"
     assert "50% delivered of those with a final status" in html
     assert 'data-status="sending">1<' in html
     assert "Black Friday" in html and "25% delivered" in html
@@ -116,7 +127,7 @@ def test_dashboard_page_shows_real_numbers(operator_client, workspace):
     assert "customers-march.csv" in html
     chart = json.loads(re.search(r'id="week-chart-data" type="application/json">(.*?)</script>', html).group(1))
     assert [d["key"] for d in chart["datasets"]] == ["delivered", "in_flight", "pending", "failed", "cancelled"]
-    assert sum(sum(d["data"]) for d in chart["datasets"]) == 3
+    assert sum(sum(d["data"]) for d in chart["datasets"]) == 4
     assert "chart.umd.min.js" in html
     assert "Get your first campaign out" not in html
 

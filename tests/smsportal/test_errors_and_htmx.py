@@ -150,3 +150,13 @@ def test_messages_already_rendered_are_not_sent_twice():
         return HttpResponse("".join(rendered))
 
     assert "HX-Trigger" not in _run(view)
+
+
+def test_csrf_failure_page_in_the_app_look(workspace, marketer):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(marketer)
+    resp = client.post("/accounts/logout/")
+    assert resp.status_code == 403
+    assert "This form has expired" in resp.content.decode() and "/static/css/app.css" in resp.content.decode()
