@@ -27,7 +27,7 @@
     if (!box) {
       box = document.createElement("div");
       box.id = "toast-container";
-      box.className = "toast-container position-fixed top-0 end-0 p-3";
+      box.className = "toast-container position-fixed end-0 p-3";
       document.body.appendChild(box);
     }
     return box;
