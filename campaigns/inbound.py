@@ -51,9 +51,18 @@ def inbound_record(*, account, items: Sequence[InboundSMS]) -> list[InboundMessa
         reply_to = None
         if item.in_reply_to_external_id:
             reply_to = Message.objects.filter(account=account, external_id=item.in_reply_to_external_id).first()
-        if reply_to is None and phone:
+        if reply_to is None and contact is not None:
+            # The latest campaign message to this contact on this account: looked up by contact (the
+            # message_contact index), never by number across the account's millions of rows; inbox replies and
+            # auto-replies are not what a reply "answers" for the campaign link.
             reply_to = (
-                Message.objects.filter(account=account, to=phone, is_test=False, handed_over_at__lte=received)
+                Message.objects.filter(
+                    contact=contact,
+                    account=account,
+                    is_test=False,
+                    origin=Message.Origin.CAMPAIGN,
+                    handed_over_at__lte=received,
+                )
                 .order_by("-handed_over_at")
                 .first()
             )

@@ -326,3 +326,29 @@ def test_contact_created_later_with_an_opted_out_number_is_not_eligible(receive)
     receive("STOP", phone="+46708888888")
     later = ContactFactory(phone="+46708888888")
     assert not eligible(Contact.objects.filter(pk=later.pk)).exists()
+
+
+def test_a_reply_is_linked_to_the_latest_campaign_message_not_to_our_answers(receive, contact, sandbox_account):
+    campaign = CampaignFactory(account=sandbox_account, name="Spring sale")
+    sent = MessageFactory(
+        campaign=campaign,
+        contact=contact,
+        account=sandbox_account,
+        status=Message.Status.DELIVERED,
+        handed_over_at=timezone.now() - timedelta(hours=3),
+    )
+    Message.objects.create(
+        campaign=None,
+        contact=contact,
+        account=sandbox_account,
+        to=contact.phone,
+        text="We open at 10.",
+        origin=Message.Origin.REPLY,
+        status=Message.Status.DELIVERED,
+        handed_over_at=timezone.now() - timedelta(hours=1),
+    )
+    reply = receive("Thanks, see you then")
+    assert reply.in_reply_to == sent
+    assert reply.campaign == campaign
+    other_account = ProviderAccountFactory(name="Other")
+    assert receive("And on the other number?", account=other_account).campaign is None

@@ -464,3 +464,21 @@ def test_blocked_number_thread_offers_unblock(marketer_client, workspace, sandbo
     body = marketer_client.get(conv_url("+46700000001")).content.decode()
     assert 'data-action="unblock"' in body and 'data-action="block"' not in body
     assert "On the blocklist" in body
+
+
+# --- audit log ------------------------------------------------------------------------------------------------
+def test_audit_log_lists_opt_outs_by_reply_for_approvers_not_marketers(
+    client, marketer, approver, receive, contact, sandbox_account
+):
+    receive("STOPP")
+    receive("START")
+    client.force_login(marketer)
+    assert client.get(reverse("smsportal:audit")).status_code == 403
+    client.force_login(approver)
+    body = client.get(reverse("smsportal:audit") + "?action=opt_out").content.decode()
+    assert "reply via Sandbox" in body and contact.phone in body and "STOPP" in body
+    body = client.get(reverse("smsportal:audit") + "?action=opt_in").content.decode()
+    assert "reply via Sandbox" in body
+    export = client.get(reverse("smsportal:audit") + "?action=opt_out&export=csv")
+    text = b"".join(export.streaming_content).decode("utf-8-sig")
+    assert "reply via Sandbox" in text and "STOPP" in text
