@@ -57,6 +57,31 @@ def existing_contacts(phones: Sequence[str]) -> dict[str, tuple]:
         return {r[0]: (r[1], r[2], r[3], _json_value(r[4]), r[5], r[6], r[7]) for r in cursor.fetchall()}
 
 
+def lookup_phones(phones: Sequence[str]) -> tuple[dict[str, tuple], dict[str, str]]:
+    """One pass over a batch's phones: (existing contacts as ``existing_contacts`` gives them, blocklisted phone →
+    reason)."""
+    if not phones:
+        return {}, {}
+    if _pg():
+        source, params = "unnest(%s::varchar[]) AS j(value)", [list(phones)]
+    else:
+        source, params = "json_each(%s) AS j", [json.dumps(list(phones))]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT j.value, c.id, c.first_name, c.last_name, c.attributes, c.status, c.country, c.import_mark, "
+            f"b.reason FROM {source} LEFT JOIN {C} AS c ON c.phone = j.value LEFT JOIN {B} AS b ON b.phone = j.value "
+            "WHERE c.id IS NOT NULL OR b.id IS NOT NULL",
+            params,
+        )
+        contacts, blocked = {}, {}
+        for r in cursor.fetchall():
+            if r[1] is not None:
+                contacts[r[0]] = (r[1], r[2], r[3], _json_value(r[4]), r[5], r[6], r[7])
+            if r[8] is not None:
+                blocked[r[0]] = r[8]
+        return contacts, blocked
+
+
 def blocked_phones(phones: Sequence[str]) -> dict[str, str]:
     """phone → blocklist reason, for the phones on the blocklist."""
     if not phones:
@@ -92,33 +117,39 @@ _CONTACT_INSERT_COLS = (
 
 
 def insert_contacts(rows: Sequence[tuple], *, mark: int | None) -> int:
-    """Insert (phone, first_name, last_name, attributes dict, country, search_text) rows as active contacts;
-    a phone that exists meanwhile is left alone. Returns how many were inserted."""
+    """Insert (phone, first_name, last_name, attributes JSON, country, search_text, …) rows as active contacts
+    (fields after the sixth are ignored); a phone that exists meanwhile is left alone. Returns how many were
+    inserted."""
     if not rows:
         return 0
     now = now_db()
     cols = ", ".join(_CONTACT_INSERT_COLS)
     with connection.cursor() as cursor:
         if _pg():
-            phones, firsts, lasts, attrs, countries, searches = (list(x) for x in zip(*rows, strict=True))
+            columns = zip(*(r[:6] for r in rows), strict=True)
+            phones, firsts, lasts, attrs, countries, searches = (list(x) for x in columns)
             cursor.execute(
                 f"INSERT INTO {C} ({cols}) "
                 "SELECT p, f, l, a::jsonb, 'active', c, s, %s, %s, %s "
                 "FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::text[], %s::varchar[], %s::text[]) "
                 "AS v(p, f, l, a, c, s) ON CONFLICT (phone) DO NOTHING",
-                [mark, now, now, phones, firsts, lasts, [json.dumps(a) for a in attrs], countries, searches],
+                [mark, now, now, phones, firsts, lasts, attrs, countries, searches],
             )
             return cursor.rowcount
+        # The same mark and time on every row are written as literals (an int and our own timestamp), so each
+        # row's parameters are the record tuple itself, with no per-row tuple building.
+        literal_mark = "NULL" if mark is None else str(int(mark))
+        literal_now = "'" + str(now).replace("'", "") + "'"
         cursor.executemany(
-            f"INSERT INTO {C} ({cols}) VALUES (%s, %s, %s, %s, 'active', %s, %s, %s, %s, %s) "
-            "ON CONFLICT (phone) DO NOTHING",
-            [(p, f, ln, json.dumps(a), c, s, mark, now, now) for p, f, ln, a, c, s in rows],
+            f"INSERT INTO {C} ({cols}) VALUES (%s, %s, %s, %s, 'active', %s, %s, {literal_mark}, {literal_now}, "
+            f"{literal_now}) ON CONFLICT (phone) DO NOTHING",
+            [r if len(r) == 6 else r[:6] for r in rows],
         )
         return cursor.rowcount
 
 
 def update_contacts(rows: Sequence[tuple], *, mark: int | None) -> None:
-    """Update (id, first_name, last_name, attributes dict, country, search_text) rows."""
+    """Update (id, first_name, last_name, attributes JSON, country, search_text) rows."""
     if not rows:
         return
     now = now_db()
@@ -130,13 +161,13 @@ def update_contacts(rows: Sequence[tuple], *, mark: int | None) -> None:
                 "search_text = v.s, import_mark = %s, updated_at = %s "
                 "FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::text[], %s::varchar[], %s::text[]) "
                 "AS v(id, f, l, a, c, s) WHERE t.id = v.id",
-                [mark, now, ids, firsts, lasts, [json.dumps(a) for a in attrs], countries, searches],
+                [mark, now, ids, firsts, lasts, attrs, countries, searches],
             )
             return
         cursor.executemany(
             f"UPDATE {C} SET first_name = %s, last_name = %s, attributes = %s, country = %s, search_text = %s, "
             "import_mark = %s, updated_at = %s WHERE id = %s",
-            [(f, ln, json.dumps(a), c, s, mark, now, i) for i, f, ln, a, c, s in rows],
+            [(f, ln, a, c, s, mark, now, i) for i, f, ln, a, c, s in rows],
         )
 
 

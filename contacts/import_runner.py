@@ -17,17 +17,19 @@ row twice, and a re-delivered task resumes after the last committed batch.
 
 from __future__ import annotations
 
+import json
 import logging
-import multiprocessing
 import os
-from collections import deque
-from collections.abc import Iterable, Iterator
+import subprocess
+import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from itertools import islice
+from typing import NamedTuple
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -35,9 +37,20 @@ from smsportal.audit import audit
 from smsportal.models import AuditLog
 
 from . import bulk
-from .importing import ImportFileError, MappingProblem, RecordReader, Source, build_row_spec, stored_values
+from .importing import (
+    BlockReader,
+    ImportFileError,
+    MappingProblem,
+    RecordReader,
+    Source,
+    block_mode,
+    build_row_spec,
+    stored_values,
+)
 from .models import BlocklistEntry, Contact, ContactField, ContactList, Group, Import
-from .rows import Record, RowSpec, normalize_rows
+from .normalize_worker import read_message, write_message
+from .rows import _JSON, UNIT_SEPARATOR, RowSpec, normalize_block, normalize_rows
+from .search import build_search_text
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +62,13 @@ def _setting(name: str, default):
 
 
 def chunk_rows() -> int:
+    """Rows per batch for files read record by record (XLSX, UTF-16)."""
     return int(_setting("IMPORT_BATCH_ROWS", 10_000))
+
+
+def block_bytes() -> int:
+    """Bytes per batch for CSV files cut into blocks (about 12,000 typical contact rows per 512 KB)."""
+    return int(_setting("IMPORT_BLOCK_BYTES", 512 * 1024))
 
 
 def worker_count(file_size: int) -> int:
@@ -61,50 +80,147 @@ def worker_count(file_size: int) -> int:
     return max(0, workers) if workers > 1 else 0
 
 
-def _chunks(records: Iterable[list[str]], size: int, reader: RecordReader) -> Iterator[tuple[int, list, float]]:
-    """(row number of the first record, records, share of the file read) per chunk; row numbers are counted
-    by the reader (header and blank leading rows of a sheet are not data)."""
-    iterator = iter(records)
+class Chunk(NamedTuple):
+    kind: str  # "rows": parsed records (cells); "block": whole CSV records as bytes
+    payload: object  # list of cells, or (encoding, delimiter, bytes)
+    end_offset: int  # byte offset after the block (the resume point); 0 for "rows"
+    fraction: float  # share of the file read
+
+
+def _row_chunks(records: Iterator[list[str]], size: int, reader: RecordReader) -> Iterator[Chunk]:
     while True:
-        first_row = None
-        batch = []
-        numbers = []
-        for record in islice(iterator, size):
-            numbers.append(reader.row_number)
-            batch.append(record)
+        batch = list(islice(records, size))
         if not batch:
             return
-        first_row = numbers[0]
-        yield first_row, batch, numbers, reader.fraction_read()
+        yield Chunk("rows", batch, 0, reader.fraction_read())
+
+
+def _block_chunks(reader: BlockReader, start_offset: int | None, encoding: str, delimiter: str) -> Iterator[Chunk]:
+    for _start, end, data in reader.blocks(start_offset):
+        yield Chunk("block", (encoding, delimiter, data), end, reader.fraction(end))
+
+
+def _normalize_here(spec: RowSpec, chunk: Chunk) -> tuple[int, list, list]:
+    if chunk.kind == "block":
+        return normalize_block(spec, *chunk.payload)
+    return len(chunk.payload), normalize_rows(spec, chunk.payload), chunk.payload
+
+
+class WorkerFailed(RuntimeError):
+    pass
+
+
+class _Worker:
+    """One ``contacts.normalize_worker`` subprocess."""
+
+    def __init__(self, spec: RowSpec):
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(settings.BASE_DIR), os.environ.get("PYTHONPATH", "")])}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "contacts.normalize_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd=str(settings.BASE_DIR),
+        )
+        self.busy = None  # the chunk being normalized
+        write_message(self.proc.stdin, ("spec", spec))
+
+    def send(self, chunk: Chunk) -> None:
+        self.busy = chunk
+        try:
+            write_message(self.proc.stdin, (chunk.kind, chunk.payload))
+        except (BrokenPipeError, OSError) as exc:
+            raise WorkerFailed(f"a row-normalizing process stopped ({exc})") from None
+
+    def receive(self):
+        result = read_message(self.proc.stdout)
+        if result is None:
+            raise WorkerFailed(f"a row-normalizing process stopped (exit code {self.proc.poll()})")
+        chunk, self.busy = self.busy, None
+        count, results, raws = result
+        return chunk, count, results, raws if raws is not None else chunk.payload
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
 
 
 @contextmanager
 def normalizer(spec: RowSpec, workers: int):
-    """A function chunks → (chunk…, normalized rows) in order. With workers, rows are normalized in a process
-    pool with at most 2 × workers chunks in flight (``Pool.imap`` would read the whole file ahead)."""
+    """A function chunks → (chunk, record count, results, original cells) in file order. With ``workers``, rows
+    are normalized in that many subprocesses, round robin, one chunk each at a time: a worker gets its next chunk
+    as soon as its result is read (before the main process writes that result), so reading, normalizing and
+    writing overlap, and at most ``workers`` chunks are in flight (memory stays flat)."""
     if workers <= 1:
-        yield lambda chunks: ((*c, normalize_rows(spec, c[1])) for c in chunks)
+        yield lambda chunks: ((c, *_normalize_here(spec, c)) for c in chunks)
         return
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    pool = ctx.Pool(workers)
+    pool = [_Worker(spec) for _ in range(workers)]
     try:
 
         def run(chunks):
-            pending: deque = deque()
-            for chunk in chunks:
-                pending.append((chunk, pool.apply_async(normalize_rows, (spec, chunk[1]))))
-                if len(pending) >= workers * 2:
-                    done, result = pending.popleft()
-                    yield (*done, result.get())
-            while pending:
-                done, result = pending.popleft()
-                yield (*done, result.get())
+            iterator = iter(chunks)
+            active = 0
+            for worker in pool:
+                chunk = next(iterator, None)
+                if chunk is None:
+                    break
+                worker.send(chunk)
+                active += 1
+            i = 0
+            while active:
+                worker = pool[i % workers]
+                i += 1
+                if worker.busy is None:
+                    continue
+                done = worker.receive()
+                chunk = next(iterator, None)
+                if chunk is None:
+                    active -= 1
+                else:
+                    worker.send(chunk)
+                yield done
 
         yield run
     finally:
-        pool.terminate()
-        pool.join()
+        for worker in pool:
+            worker.close()
+
+
+@contextmanager
+def _lean_connection():
+    """On SQLite, a smaller page cache and no memory-mapped reads while an import writes: the worker's memory
+    then stays flat as the database grows (a 1M-contact database would otherwise be mapped into the process).
+    Restored afterwards, since the connection serves other tasks too."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+
+    def read(cursor, name):
+        cursor.execute(f"PRAGMA {name}")
+        row = cursor.fetchone()
+        return None if row is None else int(row[0])
+
+    with connection.cursor() as cursor:
+        cache, mmap = read(cursor, "cache_size"), read(cursor, "mmap_size")
+        cursor.execute(f"PRAGMA cache_size={-int(_setting('IMPORT_SQLITE_CACHE_KB', 32768))}")
+        if mmap is not None:
+            cursor.execute("PRAGMA mmap_size=0")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            if cache is not None:
+                cursor.execute(f"PRAGMA cache_size={cache}")
+            if mmap is not None:
+                cursor.execute(f"PRAGMA mmap_size={mmap}")
 
 
 class Cancelled(Exception):
@@ -119,6 +235,10 @@ class ImportRunner:
         self.group_ids: dict[str, int] = {}
         self.list_ids: dict[str, int] = {}
         self.source_label = f"Import #{imp.pk}: {imp.original_name}"[:200]
+        columns = (imp.mapping or {}).get("columns") or []
+        self.needs_memberships = bool(
+            imp.target_group_id or imp.target_list_id or "group" in columns or "list" in columns
+        )
 
     # --- entry point ---------------------------------------------------------------------------------------
 
@@ -145,18 +265,29 @@ class ImportRunner:
         raw = getattr(fileobj, "file", fileobj)
         records = None
         try:
-            reader = RecordReader(raw, source, size=imp.file_size)
-            records = iter(reader)
-            if skip:
-                for _ in islice(records, skip):
-                    pass
-            chunks = _chunks(records, chunk_rows(), reader)
-            with normalizer(spec, worker_count(imp.file_size)) as normalize:
-                for _first_row, cells, numbers, fraction, results in normalize(chunks):
+            if block_mode(source, raw):
+                blocks = BlockReader(raw, source, size=imp.file_size, block_bytes=block_bytes())
+                first_row = blocks.first_row
+                resume = imp.resume_offset if skip and imp.resume_offset else None
+                chunks = _block_chunks(blocks, resume, source.encoding, source.delimiter)
+            else:
+                reader = RecordReader(raw, source, size=imp.file_size)
+                records = iter(reader)
+                if skip:
+                    for _ in islice(records, skip):
+                        pass
+                chunks = _row_chunks(records, chunk_rows(), reader)
+                first_row = None
+            done = skip
+            with normalizer(spec, worker_count(imp.file_size)) as normalize, _lean_connection():
+                for chunk, count, results, raws in normalize(chunks):
                     if self._cancel_requested():
                         raise Cancelled
+                    if first_row is None:
+                        first_row = reader.first_row
                     with transaction.atomic():
-                        self._apply(cells, numbers, results, fraction)
+                        self._apply(raws, first_row + done, results, chunk.fraction, chunk.end_offset)
+                    done += count
         except Cancelled:
             self._finish(Import.Status.CANCELLED, "")
             return
@@ -203,28 +334,29 @@ class ImportRunner:
 
     # --- a batch ---------------------------------------------------------------------------------------------
 
-    def _apply(self, cells: list, numbers: list[int], results: list, fraction: float) -> None:
+    def _apply(self, cells: list, first_row: int, results: list, fraction: float, end_offset: int = 0) -> None:
+        """One batch: ``cells[i]`` is on spreadsheet row ``first_row + i``; ``results[i]`` is its Record tuple,
+        a refusal reason, or None (blank row)."""
         counts = dict.fromkeys(("created", "updated", "unchanged", "skipped", "duplicate", "invalid", "blocked"), 0)
         empty = 0
         errors: list[tuple[int, list, str]] = []
-        batch: dict[str, tuple[int, int, Record]] = {}  # phone → (row number, index, record)
+        batch: dict[str, tuple[int, int, tuple]] = {}  # phone → (row number, index, record: see rows.Record)
         for index, result in enumerate(results):
             if result is None:
                 empty += 1
                 continue
-            row = numbers[index]
-            if isinstance(result, str):
+            row = first_row + index
+            if result.__class__ is str:
                 counts["invalid"] += 1
                 errors.append((row, stored_values(cells[index]), _explain(result, cells[index])))
                 continue
-            first = batch.get(result.phone)
+            phone = result[0]
+            first = batch.get(phone)
             if first is not None:
                 counts["duplicate"] += 1
-                errors.append(
-                    (row, stored_values(cells[index]), f"Duplicate: {result.phone} is also on row {first[0]}.")
-                )
+                errors.append((row, stored_values(cells[index]), f"Duplicate: {phone} is also on row {first[0]}."))
                 continue
-            batch[result.phone] = (row, index, result)
+            batch[phone] = (row, index, result)
 
         if self.mode == Import.Mode.BLOCKLIST:
             self._apply_blocklist(batch, cells, counts, errors)
@@ -245,42 +377,50 @@ class ImportRunner:
             invalid_count=F("invalid_count") + counts["invalid"],
             blocked_count=F("blocked_count") + counts["blocked"],
             progress=min(99, int(fraction * 100)),
+            resume_offset=end_offset,
             heartbeat_at=timezone.now(),
         )
 
     def _apply_contacts(self, batch: dict, cells: list, counts: dict, errors: list) -> None:
-        phones = list(batch)
-        blocked = bulk.blocked_phones(phones)
+        existing, blocked = bulk.lookup_phones(list(batch))
         for phone, reason in blocked.items():
             row, index, _record = batch.pop(phone)
             counts["blocked"] += 1
             label = BlocklistEntry.Reason(reason).label if reason in BlocklistEntry.Reason.values else reason
             errors.append((row, stored_values(cells[index]), f"{phone} is on the blocklist ({label}); not imported."))
-        existing = bulk.existing_contacts(list(batch))
-        new_rows, updates, touched_ids, accepted = [], [], [], []
-        for phone, (row, index, rec) in batch.items():
-            ex = existing.get(phone)
-            if ex is None:
-                new_rows.append((phone, rec.first_name, rec.last_name, rec.attributes, rec.region, rec.search_text))
-                accepted.append((phone, rec))
-                continue
-            contact_id, mark = ex[0], ex[6]
-            if mark == self.mark:
-                counts["duplicate"] += 1
-                errors.append((row, stored_values(cells[index]), f"Duplicate: {phone} is on an earlier row."))
-                continue
-            accepted.append((phone, rec))
-            if self.mode == Import.Mode.ADD_ONLY:
-                counts["skipped"] += 1
-                touched_ids.append(contact_id)
-                continue
-            merged = _merge(ex, rec)
-            if merged is None:
-                counts["unchanged"] += 1
-                touched_ids.append(contact_id)
-            else:
-                counts["updated"] += 1
-                updates.append(merged)
+        new_rows, updates, touched_ids = [], [], []
+        accepted = [] if self.needs_memberships else None
+        mark, add_only = self.mark, self.mode == Import.Mode.ADD_ONLY
+        if not existing:
+            new_rows = [entry[2] for entry in batch.values()]
+            if accepted is not None:
+                accepted = [(phone, entry[2]) for phone, entry in batch.items()]
+        else:
+            for phone, (row, index, rec) in batch.items():
+                ex = existing.get(phone)
+                if ex is None:
+                    new_rows.append(rec)
+                    if accepted is not None:
+                        accepted.append((phone, rec))
+                    continue
+                contact_id = ex[0]
+                if ex[6] == mark:
+                    counts["duplicate"] += 1
+                    errors.append((row, stored_values(cells[index]), f"Duplicate: {phone} is on an earlier row."))
+                    continue
+                if accepted is not None:
+                    accepted.append((phone, rec))
+                if add_only:
+                    counts["skipped"] += 1
+                    touched_ids.append(contact_id)
+                    continue
+                merged = _merge(ex, rec)
+                if merged is None:
+                    counts["unchanged"] += 1
+                    touched_ids.append(contact_id)
+                else:
+                    counts["updated"] += 1
+                    updates.append(merged)
 
         inserted = bulk.insert_contacts(new_rows, mark=self.mark)
         if inserted == len(new_rows):
@@ -291,7 +431,8 @@ class ImportRunner:
             counts["created"] += self._reclassify_raced(new_rows, batch, counts, updates, touched_ids)
         bulk.update_contacts(updates, mark=self.mark)
         bulk.mark_contacts(touched_ids, mark=self.mark)
-        self._memberships(accepted)
+        if accepted:
+            self._memberships(accepted)
 
     def _reclassify_raced(self, new_rows, batch, counts, updates, touched_ids) -> int:
         """Returns how many of ``new_rows`` this import did create."""
@@ -319,7 +460,7 @@ class ImportRunner:
                 updates.append(merged)
         return created
 
-    def _memberships(self, accepted: list[tuple[str, Record]]) -> None:
+    def _memberships(self, accepted: list[tuple[str, tuple]]) -> None:
         imp = self.imp
         if not accepted:
             return
@@ -331,9 +472,11 @@ class ImportRunner:
         if imp.target_list_id:
             list_phones.setdefault(imp.target_list_id, []).extend(all_phones)
         for phone, rec in accepted:
-            for name in rec.groups:
+            if len(rec) < 8:
+                continue
+            for name in rec[6]:
                 group_phones.setdefault(self._group_id(name), []).append(phone)
-            for name in rec.lists:
+            for name in rec[7]:
                 list_phones.setdefault(self._list_id(name), []).append(phone)
         for group_id, phones in group_phones.items():
             added = bulk.add_to_group_by_phone(group_id, list(dict.fromkeys(phones)))
@@ -438,30 +581,31 @@ class ImportRunner:
         )
 
 
-def _merge(existing: tuple, rec: Record):
+def _merge(existing: tuple, rec: tuple):
     """The update row for an existing contact, or None when the file changes nothing. Empty cells keep what the
     contact has; the import never changes a contact's status."""
     contact_id, first, last, attrs, _status, country, _mark = existing
-    new_first = rec.first_name or first
-    new_last = rec.last_name or last
-    new_attrs = {**attrs, **rec.attributes} if rec.attributes else attrs
-    new_country = rec.region or country
+    phone, rec_first, rec_last, rec_attrs_json, rec_region = rec[:5]
+    new_first = rec_first or first
+    new_last = rec_last or last
+    new_attrs = {**attrs, **json.loads(rec_attrs_json)} if rec_attrs_json != "{}" else attrs
+    new_country = rec_region or country
     if new_first == first and new_last == last and new_attrs == attrs and new_country == country:
         return None
-    from .search import build_search_text
-
     return (
         contact_id,
         new_first,
         new_last,
-        new_attrs,
+        _JSON.encode(new_attrs),
         new_country,
-        build_search_text(new_first, new_last, rec.phone, new_attrs),
+        build_search_text(new_first, new_last, phone, new_attrs),
     )
 
 
 def _explain(reason: str, cells: list) -> str:
     """Add a hint when a refused row swallowed following lines (an opening quote that is never closed)."""
+    if isinstance(cells, str):
+        cells = cells.split(UNIT_SEPARATOR)
     for cell in cells or ():
         if isinstance(cell, str) and cell.count("\n") >= 5:
             lines = cell.count("\n") + 1

@@ -35,8 +35,6 @@ PREVIEW_ROWS = 20
 MAX_COLUMNS = 200
 CELL_STORE_MAX = 500  # characters of a cell kept in an error report
 
-# Allow large cells (a 100k-character note) without letting one runaway quote swallow the whole file unread.
-csv.field_size_limit(16 * 1024 * 1024)
 
 ENCODING_LABELS = {
     "utf-8": "UTF-8",
@@ -51,15 +49,6 @@ ENCODING_LABELS = {
 
 class ImportFileError(Exception):
     """The file cannot be read as contacts; the message says why and what to do."""
-
-
-def _utf8_with_cp1252_fallback(exc: UnicodeDecodeError):
-    """A UTF-8 file with a few Windows-1252 bytes (files pasted together from two sources) keeps its rows."""
-    bad = exc.object[exc.start : exc.end]
-    return bad.decode("cp1252", errors="replace"), exc.end
-
-
-codecs.register_error("contacts_cp1252_fallback", _utf8_with_cp1252_fallback)
 
 
 # --- detection ---------------------------------------------------------------------------------------------
@@ -329,7 +318,7 @@ def header_names(header: list[str], width: int) -> list[str]:
 
 @contextmanager
 def _csv_reader(fileobj, encoding: str, delimiter: str):
-    errors = "contacts_cp1252_fallback" if encoding.startswith("utf-8") else "replace"
+    errors = R.decode_errors(encoding)
     fileobj.seek(0)
     text = io.TextIOWrapper(fileobj, encoding=encoding, errors=errors, newline="")
     try:
@@ -353,15 +342,16 @@ class Source:
 
 
 class RecordReader:
-    """Iterates data records (list of str) of a file, skipping the header, with record numbers as a
-    spreadsheet shows them and the share of the file read so far."""
+    """Iterates the data records (lists of str) of a file: leading blank rows and the header row are skipped
+    (as ``detect`` skips them), every record after that is yielded, blank ones included, so record k of the data
+    is on spreadsheet row ``first_row + k``. CSV records come straight from ``csv.reader`` (no per-row Python)."""
 
     def __init__(self, fileobj, source: Source, *, size: int = 0):
         self.fileobj = fileobj
         self.source = source
         self.size = size
-        self.row_number = 0  # of the last record returned (1-based, header included)
-        self._fraction = 0.0
+        self.first_row = 1 + int(source.has_header)  # spreadsheet row number of the first data record
+        self._xlsx_rows_read = 0
         self._estimated = 0
 
     def fraction_read(self) -> float:
@@ -370,25 +360,31 @@ class RecordReader:
                 return min(1.0, self.fileobj.tell() / self.size) if self.size else 0.0
             except (OSError, ValueError):
                 return 0.0
-        return min(1.0, self.row_number / self._estimated) if self._estimated else 0.0
+        return min(1.0, self._xlsx_rows_read / self._estimated) if self._estimated else 0.0
 
     def __iter__(self) -> Iterator[list[str]]:
         if self.source.kind == XLSX:
-            yield from self._xlsx()
+            yield from self._records(self._xlsx())
         else:
-            yield from self._csv()
+            with _csv_reader(self.fileobj, self.source.encoding, self.source.delimiter) as (reader, _raw):
+                yield from self._records(reader)
 
-    def _csv(self):
-        with _csv_reader(self.fileobj, self.source.encoding, self.source.delimiter) as (reader, _raw):
-            number = 0
-            for record in reader:
-                number += 1
-                if number == 1 and self.source.has_header:
-                    continue
-                self.row_number = number
-                yield record[:MAX_COLUMNS] if len(record) > MAX_COLUMNS else record
+    def _records(self, records: Iterator[list[str]]) -> Iterator[list[str]]:
+        number = 0
+        for cells in records:
+            number += 1
+            if cells and "".join(cells).strip():
+                break
+        else:
+            return
+        if self.source.has_header:
+            self.first_row = number + 1
+        else:
+            self.first_row = number
+            yield cells
+        yield from records
 
-    def _xlsx(self):
+    def _xlsx(self) -> Iterator[list[str]]:
         wb = _open_workbook(self.fileobj, "the file")
         try:
             try:
@@ -400,20 +396,118 @@ class RecordReader:
             except Exception:
                 self._estimated = 0
             ws.reset_dimensions()
-            number = 0
-            started = False
             for cells in _sheet_rows(ws):
-                number += 1
-                if not started:
-                    if not any(c.strip() for c in cells):
-                        continue  # leading blank rows, as detect() skipped them
-                    started = True
-                    if self.source.has_header:
-                        continue
-                self.row_number = number
+                self._xlsx_rows_read += 1
                 yield cells
         finally:
             wb.close()
+
+
+BLOCK_ENCODINGS = {"utf-8", "utf-8-sig", "cp1252", "latin-1", "iso8859-1", "ascii"}
+BLOCK_BYTES = 512 * 1024
+MAX_BLOCK_BYTES = 64 * 1024 * 1024
+
+
+def block_mode(source: Source, fileobj) -> bool:
+    """Whether a CSV file can be cut into blocks of whole records as bytes: an ASCII-compatible encoding (a
+    newline or quote byte is then always that character) and newline-terminated lines."""
+    if source.kind != CSV:
+        return False
+    try:
+        name = codecs.lookup(source.encoding).name
+    except LookupError:
+        return False
+    if name not in BLOCK_ENCODINGS:
+        return False
+    fileobj.seek(0)
+    head = fileobj.read(SAMPLE_BYTES)
+    return b"\n" in head or b"\r" not in head
+
+
+def _record_end(data: bytes, start: int = 0) -> int:
+    """Index after the first record of ``data[start:]`` (a newline outside quotes), or -1."""
+    parity = 0
+    pos = start
+    while True:
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            return -1
+        parity += data.count(b'"', pos, nl)
+        if parity % 2 == 0:
+            return nl + 1
+        pos = nl + 1
+
+
+def _last_record_end(data: bytes) -> int:
+    """Index after the last whole record in ``data`` (which starts at a record boundary), or -1. A newline
+    ends a record when the quotes before it pair up (RFC 4180 quoting: an escaped quote is two quotes)."""
+    idx = data.rfind(b"\n")
+    for _ in range(64):
+        if idx < 0:
+            return -1
+        if data.count(b'"', 0, idx) % 2 == 0:
+            return idx + 1
+        idx = data.rfind(b"\n", 0, idx)
+    return -1
+
+
+class BlockReader:
+    """Cuts a CSV file into blocks of whole records, as bytes, for worker processes to decode and parse. Reads
+    past leading blank lines and the header itself; knows the byte offset where each block ends (the resume
+    point) and the spreadsheet row number of the first data record."""
+
+    def __init__(self, fileobj, source: Source, *, size: int, block_bytes: int = BLOCK_BYTES):
+        self.fileobj = fileobj
+        self.source = source
+        self.size = size
+        self.block_bytes = block_bytes
+        self.delimiter = (source.delimiter or ",").encode("latin-1")
+        self.data_offset, self.first_row = self._find_data_start()
+
+    def _find_data_start(self) -> tuple[int, int]:
+        self.fileobj.seek(0)
+        head = self.fileobj.read(4 * 1024 * 1024)
+        pos = 3 if head.startswith(codecs.BOM_UTF8) else 0
+        row = 0
+        while pos < len(head):
+            end = _record_end(head, pos)
+            record = head[pos : end if end > 0 else len(head)]
+            row += 1
+            blank = not record.replace(self.delimiter, b"").replace(b'"', b"").strip()
+            if not blank:
+                if not self.source.has_header:
+                    return pos, row
+                return (end if end > 0 else len(head)), row + 1
+            if end < 0:
+                break
+            pos = end
+        return len(head), row + 1
+
+    def fraction(self, offset: int) -> float:
+        return min(1.0, offset / self.size) if self.size else 0.0
+
+    def blocks(self, start: int | None = None):
+        """(start offset, end offset, bytes) of each block, from ``start`` (default: the first data record)."""
+        pos = self.data_offset if start is None else start
+        self.fileobj.seek(pos)
+        buf = b""
+        while True:
+            chunk = self.fileobj.read(self.block_bytes)
+            if not chunk:
+                if buf:
+                    yield pos, pos + len(buf), buf
+                return
+            buf = buf + chunk if buf else chunk
+            cut = _last_record_end(buf)
+            if cut <= 0:
+                if len(buf) < MAX_BLOCK_BYTES:
+                    continue  # a very long record (or a quote never closed): read on
+                cut = buf.rfind(b"\n") + 1  # give up on quote pairing; the row will say "quote not closed"
+                if cut <= 0:
+                    continue
+            block, buf = buf[:cut], buf[cut:]
+            yield pos, pos + cut, block
+            pos += cut
 
 
 # --- mapping -----------------------------------------------------------------------------------------------
@@ -571,6 +665,9 @@ def build_row_spec(
     )
 
 
-def stored_values(cells: list[str]) -> list[str]:
-    """A row's original values as kept for the error report (each cell capped)."""
+def stored_values(cells: list[str] | str) -> list[str]:
+    """A row's original values as kept for the error report (each cell capped). ``cells`` may be the cells
+    joined by the unit separator (how worker processes hand them back)."""
+    if isinstance(cells, str):
+        cells = cells.split(R.UNIT_SEPARATOR) if cells else []
     return [c if len(c) <= CELL_STORE_MAX else c[:CELL_STORE_MAX] + "…" for c in (cells or [])[:MAX_COLUMNS]]

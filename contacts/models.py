@@ -268,6 +268,9 @@ class Import(models.Model):
     skipped_count = models.PositiveIntegerField(default=0)
     empty_count = models.PositiveIntegerField(default=0, help_text=_("Rows with no value at all, ignored."))
     progress = models.PositiveSmallIntegerField(default=0, help_text=_("Per cent of the file read."))
+    resume_offset = models.PositiveBigIntegerField(
+        default=0, help_text=_("Byte offset after the last saved batch of a CSV file (where a retry continues).")
+    )
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text=_("Last batch written by the worker."))
     error_message = models.TextField(blank=True)
     created_by = models.ForeignKey(

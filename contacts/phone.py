@@ -108,6 +108,8 @@ class _Region(NamedTuple):
     national_prefix: re.Pattern | None
     transform_rule: str | None
     leading_digits: re.Pattern | None
+    lengths: tuple[int, ...]  # general description's possible lengths, sorted
+    local_lengths: frozenset
 
 
 _REGIONS: dict[str, _Region | None] = {}
@@ -142,6 +144,8 @@ def _compile(key: str, metadata: PhoneMetadata | None) -> _Region | None:
         else None,
         transform_rule=metadata.national_prefix_transform_rule or None,
         leading_digits=re.compile(metadata.leading_digits) if metadata.leading_digits else None,
+        lengths=tuple(sorted(metadata.general_desc.possible_length or ())),
+        local_lengths=frozenset(metadata.general_desc.possible_length_local_only or ()),
     )
     _REGIONS[key] = compiled
     return compiled
@@ -221,7 +225,20 @@ def _valid_region(country_code: int, nsn: str) -> str | None:
 
 
 def _test_length(number: str, reg: _Region):
-    return phonenumberutil._test_number_length(number, reg.metadata)
+    """``_test_number_length(number, metadata)`` for the UNKNOWN type (the general description)."""
+    length = len(number)
+    if length in reg.local_lengths:
+        return ValidationResult.IS_POSSIBLE_LOCAL_ONLY
+    lengths = reg.lengths
+    if not lengths:
+        return phonenumberutil._test_number_length(number, reg.metadata)
+    if lengths[0] == length:
+        return ValidationResult.IS_POSSIBLE
+    if lengths[0] > length:
+        return ValidationResult.TOO_SHORT
+    if lengths[-1] < length:
+        return ValidationResult.TOO_LONG
+    return ValidationResult.IS_POSSIBLE if length in lengths[1:] else ValidationResult.INVALID_LENGTH
 
 
 def _strip_national_prefix(number: str, reg: _Region) -> str:
@@ -402,9 +419,9 @@ def _from_spreadsheet_number(text: str) -> str | PhoneResult:
 def normalize_phone(raw, default_country: str = "", *, country: str = "") -> PhoneResult:
     """E.164 + region for ``raw``; ``country`` (a per-row override) wins over ``default_country`` for national
     numbers. Never raises for bad input."""
-    if raw is None:
-        return PhoneResult("", "", "No phone number.")
-    if not isinstance(raw, str):
+    if raw.__class__ is not str:
+        if raw is None:
+            return PhoneResult("", "", "No phone number.")
         if isinstance(raw, bool):
             return PhoneResult("", "", "Not a phone number.")
         if isinstance(raw, float):
@@ -417,9 +434,11 @@ def normalize_phone(raw, default_country: str = "", *, country: str = "") -> Pho
         return PhoneResult("", "", "No phone number.")
     if len(text) > MAX_INPUT_LENGTH:
         return PhoneResult("", "", f"Not a phone number (the cell has {len(text):,} characters).")
-    region = (country or default_country or "").strip().upper()
-    if region and region not in SUPPORTED_REGIONS:
-        return PhoneResult("", "", f"Unknown country “{region[:10]}” (use a two-letter code such as SE or GR).")
+    region = country or default_country
+    if region not in SUPPORTED_REGIONS:
+        region = (region or "").strip().upper()
+        if region and region not in SUPPORTED_REGIONS:
+            return PhoneResult("", "", f"Unknown country “{region[:10]}” (use a two-letter code such as SE or GR).")
 
     cleaned = text.translate(_SEPARATORS)
     if "e" in cleaned or "E" in cleaned or "." in text:

@@ -10,25 +10,46 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from functools import lru_cache
 
 MAX_SEARCH_TEXT = 2000
 _SPACES = re.compile(r"\s+")
+_MARKS = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
 
 
 def fold(value: str) -> str:
     """Lower case without accents or repeated spaces: 'Åsa  Öberg' → 'asa oberg'."""
     if value.isascii():
-        return _SPACES.sub(" ", value.lower()).strip()
-    decomposed = unicodedata.normalize("NFKD", value.casefold())
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _SPACES.sub(" ", stripped).strip()
+        folded = value.lower()
+    else:
+        folded = _MARKS.sub("", unicodedata.normalize("NFKD", value.casefold()))
+        if not folded.isascii():  # other scripts' combining marks
+            folded = "".join(c for c in folded if not unicodedata.combining(c))
+    if "  " in folded or not folded.isprintable() or folded[:1].isspace() or folded[-1:].isspace():
+        folded = _SPACES.sub(" ", folded).strip()
+    return folded
+
+
+_fold_cached = lru_cache(maxsize=4096)(fold)  # names and attribute values repeat a lot in real files
 
 
 def build_search_text(first_name: str, last_name: str, phone: str, attributes: Mapping | None) -> str:
-    parts = [first_name, last_name, phone.lstrip("+")]
+    parts = []
+    if first_name:
+        parts.append(_fold_cached(first_name))
+    if last_name:
+        parts.append(_fold_cached(last_name))
+    parts.append(phone[1:] if phone[:1] == "+" else phone)
     if attributes:
-        parts.extend(str(v) for v in attributes.values() if v not in (None, ""))
-    return fold(" ".join(p for p in parts if p))[:MAX_SEARCH_TEXT]
+        for v in attributes.values():
+            if v is None or v == "":
+                continue
+            if v.__class__ is str:
+                parts.append(_fold_cached(v) if len(v) < 64 else fold(v))
+            else:
+                parts.append(str(v))
+    text = " ".join(parts)
+    return text if len(text) <= MAX_SEARCH_TEXT else text[:MAX_SEARCH_TEXT]
 
 
 def search_terms(query: str) -> list[str]:

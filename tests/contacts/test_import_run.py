@@ -71,6 +71,7 @@ def test_every_outcome_is_counted_once(django_capture_on_commit_callbacks):
 
 def test_duplicates_across_batches_are_found_without_memory(settings, django_capture_on_commit_callbacks):
     settings.IMPORT_BATCH_ROWS = 3
+    settings.IMPORT_BLOCK_BYTES = 30  # CSV batches are blocks of bytes: two or three rows each
     lines = ["phone"] + [f"07000001{i:02d}" for i in range(10)] + ["0700000100", "+46700000105"]
     imp = run_import(django_capture_on_commit_callbacks, "\n".join(lines))
     assert imp.created_count == 10
@@ -250,6 +251,7 @@ def test_cancel_while_running_keeps_written_batches(settings, django_capture_on_
     from contacts import import_runner
 
     settings.IMPORT_BATCH_ROWS = 2
+    settings.IMPORT_BLOCK_BYTES = 22  # two 11-byte rows per batch
     calls = {"n": 0}
     original = import_runner.ImportRunner._cancel_requested
 
@@ -272,6 +274,7 @@ def test_a_crash_keeps_earlier_batches_and_retry_resumes(settings, django_captur
     from contacts import import_runner
 
     settings.IMPORT_BATCH_ROWS = 2
+    settings.IMPORT_BLOCK_BYTES = 22  # two 11-byte rows per batch
     original = import_runner.ImportRunner._apply_contacts
     state = {"batches": 0}
 
@@ -301,6 +304,7 @@ def test_worker_processes_give_the_same_result(settings, django_capture_on_commi
     settings.IMPORT_PARALLEL_MIN_BYTES = 0
     settings.IMPORT_WORKERS = 2
     settings.IMPORT_BATCH_ROWS = 50
+    settings.IMPORT_BLOCK_BYTES = 700
     lines = ["phone,first_name"] + [f"07{i:08d},P{i}" for i in range(400)] + ["bad,X", "0700000001,Dup"]
     imp = run_import(django_capture_on_commit_callbacks, "\n".join(lines))
     assert imp.status == Import.Status.DONE
