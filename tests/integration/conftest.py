@@ -113,7 +113,9 @@ def start_worker(celery_app_on_broker, tmp_path):
     """Start real ``celery worker`` processes on the test database and broker; stopped at teardown."""
     workers: list[WorkerProcess] = []
 
-    def start(name: str = "w1", concurrency: int = 2, extra_env: dict | None = None) -> WorkerProcess:
+    def start(
+        name: str = "w1", concurrency: int = 2, extra_env: dict | None = None, beat: bool = False
+    ) -> WorkerProcess:
         env = dict(os.environ)
         env.update(
             {
@@ -149,6 +151,7 @@ def start_worker(celery_app_on_broker, tmp_path):
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
+                *(["-B", f"--schedule={tmp_path / f'beat-{name}'}"] if beat else []),
             ],
             cwd=ROOT,
             env=env,
