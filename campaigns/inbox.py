@@ -42,6 +42,7 @@ from datetime import UTC, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.utils import timezone
 
 from contacts import services as contact_services
@@ -50,7 +51,7 @@ from providers.adapters.base import Feature
 from providers.adapters.exceptions import ProviderError, ProviderValidationError
 from providers.adapters.types import MessageStatus, OutboundSMS, SendResult
 from smsportal.audit import audit
-from smsportal.models import AuditLog, AutoReply, KeywordRule, WorkspaceSettings
+from smsportal.models import AuditLog, AutoReply, Conversation, KeywordRule, WorkspaceSettings
 
 from . import inbox_selectors as selectors
 from . import keywords
@@ -104,19 +105,24 @@ def inbound_process(*, reply: InboundMessage) -> InboundMessage:
     now = timezone.now()
     try:
         with transaction.atomic():
-            if not InboundMessage.objects.filter(pk=reply.pk, processed_at=None).update(processed_at=now):
-                return reply  # processed already (by the sweeper or a concurrent worker)
-            reply.processed_at = now
-            _apply(reply, now)
+            # the claim: processed once, whoever gets here first (inline, the sweeper, a concurrent worker)
+            if InboundMessage.objects.filter(pk=reply.pk, processed_at=None).update(processed_at=now):
+                reply.processed_at = now
+                _apply(reply, now)
     except Exception:
         reply.processed_at = None
         logger.exception("processing reply %s failed; it is kept and will be retried", reply.pk)
+    try:
+        conversation_refresh(phone=reply.from_phone)
+    except Exception:
+        logger.exception("updating the conversation of reply %s failed; the sweeper repairs it", reply.pk)
     return reply
 
 
 def inbound_process_pending(*, older_than: timedelta = SWEEP_AFTER, limit: int = SWEEP_BATCH) -> int:
     """The sweeper: process stored replies that were not (a failed or interrupted processing)."""
     cutoff = timezone.now() - older_than
+    conversations_repair()
     replies = list(
         InboundMessage.objects.filter(processed_at=None, created_at__lte=cutoff)
         .select_related("account", "campaign")
@@ -351,6 +357,64 @@ def _hand_over(*, message: Message, account) -> SendResult:
     return result
 
 
+# ---------------------------------------------------------------------------------------------- conversations
+def _latest_values(phone: str) -> dict | None:
+    return (
+        InboundMessage.objects.filter(from_phone=phone)
+        .order_by("-received_at", "-pk")
+        .values("pk", "received_at", "account_id", "assigned_to_id")
+        .first()
+    )
+
+
+@transaction.atomic
+def conversation_refresh(*, phone: str) -> Conversation | None:
+    """Recompute the number's summary row from its replies. The row is locked first, so concurrent refreshes
+    of one number run one after the other and the last one sees every committed reply."""
+    latest = _latest_values(phone)
+    if latest is None:
+        Conversation.objects.filter(phone=phone).delete()
+        return None
+    Conversation.objects.get_or_create(phone=phone, defaults={"last_at": latest["received_at"]})
+    conversation = Conversation.objects.select_for_update().get(phone=phone)
+    latest = _latest_values(phone) or latest  # again, under the lock
+    closed = InboundMessage.Status.CLOSED
+    counts = InboundMessage.objects.filter(from_phone=phone).aggregate(
+        reply_count=Count("pk"),
+        unread_count=Count("pk", filter=Q(status=InboundMessage.Status.UNREAD)),
+        open_count=Count("pk", filter=~Q(status=closed)),
+        waiting_since=Min("received_at", filter=~Q(status=closed) & Q(answered_at__isnull=True)),
+    )
+    values = {
+        "last_reply_id": latest["pk"],
+        "last_account_id": latest["account_id"],
+        "last_at": latest["received_at"],
+        "assigned_to_id": latest["assigned_to_id"],
+        **counts,
+    }
+    Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now(), **values)
+    for name, value in values.items():
+        setattr(conversation, name, value)
+    return conversation
+
+
+def conversations_repair(*, since=None, limit: int = SWEEP_BATCH) -> int:
+    """Refresh the summary of numbers with replies received since ``since`` (default: the last two days) whose
+    row is missing or older than their newest reply (a failed refresh). Part of the sweeper."""
+    since = since or timezone.now() - timedelta(days=2)
+    current = Conversation.objects.filter(phone=OuterRef("from_phone"), last_at__gte=OuterRef("received_at"))
+    phones = list(
+        InboundMessage.objects.filter(received_at__gte=since)
+        .exclude(Exists(current))
+        .order_by()
+        .values_list("from_phone", flat=True)
+        .distinct()[:limit]
+    )
+    for phone in phones:
+        conversation_refresh(phone=phone)
+    return len(phones)
+
+
 # ---------------------------------------------------------------------------------------------- inbox actions
 def _conversation(phone: str):
     qs = InboundMessage.objects.filter(from_phone=phone)
@@ -359,29 +423,44 @@ def _conversation(phone: str):
     return qs
 
 
+@transaction.atomic
 def conversation_mark_read(*, phone: str, actor) -> int:
     """Opening a conversation: its unread replies become open."""
-    return InboundMessage.objects.filter(from_phone=phone, status=InboundMessage.Status.UNREAD).update(
+    changed = InboundMessage.objects.filter(from_phone=phone, status=InboundMessage.Status.UNREAD).update(
         status=InboundMessage.Status.OPEN
     )
+    if changed:
+        conversation_refresh(phone=phone)
+    return changed
 
 
+@transaction.atomic
 def conversation_assign(*, phone: str, assignee, actor) -> int:
     """Give the conversation (all its replies, and the next ones) to ``assignee`` (None: nobody)."""
     if assignee is not None and not assignee.is_active:
         raise InboxError({"assignee": [f"{assignee.get_username()} is deactivated."]})
-    return _conversation(phone).update(assigned_to=assignee)
+    changed = _conversation(phone).update(assigned_to=assignee)
+    conversation_refresh(phone=phone)
+    return changed
 
 
+@transaction.atomic
 def conversation_close(*, phone: str, actor) -> int:
     """Handled: every reply closed. A new reply opens the conversation again (it arrives unread)."""
-    return _conversation(phone).exclude(status=InboundMessage.Status.CLOSED).update(status=InboundMessage.Status.CLOSED)
+    closed = InboundMessage.Status.CLOSED
+    changed = _conversation(phone).exclude(status=closed).update(status=closed)
+    conversation_refresh(phone=phone)
+    return changed
 
 
+@transaction.atomic
 def conversation_reopen(*, phone: str, actor) -> int:
+    """Open again: the newest reply becomes open and waiting."""
     qs = _conversation(phone)
     latest = qs.order_by("-received_at", "-pk").values_list("pk", flat=True).first()
-    return InboundMessage.objects.filter(pk=latest).update(status=InboundMessage.Status.OPEN, answered_at=None)
+    changed = InboundMessage.objects.filter(pk=latest).update(status=InboundMessage.Status.OPEN, answered_at=None)
+    conversation_refresh(phone=phone)
+    return changed
 
 
 def conversation_reply(*, phone: str, text: str, actor) -> Message:
@@ -428,10 +507,12 @@ def conversation_reply(*, phone: str, text: str, actor) -> Message:
         _audit_reply(actor, message, account, f"failed: {exc}")
         raise InboxError({"text": [f"{account.name} did not take the reply: {exc}"]}) from None
     now = timezone.now()
-    InboundMessage.objects.filter(from_phone=phone, answered_at=None).update(answered_at=now)
-    InboundMessage.objects.filter(from_phone=phone, status=InboundMessage.Status.UNREAD).update(
-        status=InboundMessage.Status.OPEN
-    )
+    with transaction.atomic():
+        InboundMessage.objects.filter(from_phone=phone, answered_at=None).update(answered_at=now)
+        InboundMessage.objects.filter(from_phone=phone, status=InboundMessage.Status.UNREAD).update(
+            status=InboundMessage.Status.OPEN
+        )
+        conversation_refresh(phone=phone)
     _audit_reply(actor, message, account, str(message.status))
     if not result.ok:
         raise InboxError({"text": [f"{account.name} refused the reply: {result.error_message or result.status}"]})

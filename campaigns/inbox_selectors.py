@@ -1,11 +1,12 @@
 """Reads for the inbox: keyword lists in force, conversations (replies grouped by the sender's number), one
 conversation's thread, the state of reply collection per account, and the CSV export rows.
 
-A *conversation* is every ``InboundMessage`` from one number (``from_phone``, E.164 when it parses). Its state
-is derived from its messages: unread if any is unread, open if any is not closed, closed otherwise; it *waits*
-since its oldest reply that is neither closed nor answered by a teammate. The grouping is one indexed
-``GROUP BY from_phone`` over the filtered replies; pages are cut with LIMIT/OFFSET (replies are a small share
-of what a workspace sends, and no page counts them all).
+A *conversation* is every ``InboundMessage`` from one number (``from_phone``, E.164 when it parses), summed up
+in one ``smsportal.Conversation`` row (kept by ``campaigns.inbox.conversation_refresh``): unread if any reply
+is unread, open if any is not closed, closed otherwise; it *waits* since its oldest reply that is neither
+closed nor answered by a teammate. The list reads those rows through an index and stops after the page
+(``benchmarks/inbox_page.py``); filters on replies (campaign, keyword, account, dates, text) keep the numbers
+with at least one matching reply.
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, Max, Min, Q, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from contacts.models import BlocklistEntry, Contact
 from providers.adapters.base import Feature
 from providers.models import ProviderAccount
-from smsportal.models import AuditLog, AutoReply, KeywordRule
+from smsportal.models import AuditLog, AutoReply, Conversation, KeywordRule
 
 from . import keywords
 from .models import InboundMessage, Message
@@ -176,15 +176,20 @@ def filtered_replies(filters: InboxFilters, *, user=None) -> QuerySet[InboundMes
 
 
 @dataclass
-class Conversation:
-    phone: str
-    last_at: dt.datetime
-    messages: int
-    unread: int
-    open: int
-    waiting_since: dt.datetime | None
-    last: InboundMessage | None = None
+class ConversationRow:
+    """One line of the conversation list: the summary row, its newest reply and the contact (by phone)."""
+
+    summary: Conversation
     contact: Contact | None = None
+
+    phone = property(lambda self: self.summary.phone)
+    last_at = property(lambda self: self.summary.last_at)
+    waiting_since = property(lambda self: self.summary.waiting_since)
+    unread = property(lambda self: self.summary.unread_count)
+    open = property(lambda self: self.summary.open_count)
+    messages = property(lambda self: self.summary.reply_count)
+    last = property(lambda self: self.summary.last_reply)
+    assigned_to = property(lambda self: self.summary.assigned_to)
 
     @property
     def status(self) -> str:
@@ -203,73 +208,80 @@ class Conversation:
 
 @dataclass
 class ConversationPage:
-    conversations: list[Conversation]
+    conversations: list[ConversationRow]
     page: int
     has_next: bool
     filters: InboxFilters = field(default_factory=InboxFilters)
 
 
-def conversation_page(filters: InboxFilters, *, user=None, page: int = 1, size: int = PAGE_SIZE) -> ConversationPage:
-    page = max(1, page)
-    closed = InboundMessage.Status.CLOSED
-    grouped = (
-        filtered_replies(filters, user=user)
-        .order_by()
-        .values("from_phone")
-        .annotate(
-            last_at=Max("received_at"),
-            messages=Count("pk"),
-            unread=Count("pk", filter=Q(status=InboundMessage.Status.UNREAD)),
-            open=Count("pk", filter=~Q(status=closed)),
-            waiting_since=Min("received_at", filter=~Q(status=closed) & Q(answered_at__isnull=True)),
-        )
+def _message_filters_used(filters: InboxFilters) -> bool:
+    return bool(
+        filters.campaign is not None
+        or filters.keyword
+        or filters.account is not None
+        or filters.date_from
+        or filters.date_to
+        or (filters.q or "").strip()
     )
+
+
+def filtered_conversations(filters: InboxFilters, *, user=None) -> QuerySet[Conversation]:
+    """Conversations matching the filters. Conversation-level ones (state, assignee, known contact) read the
+    summary rows; reply-level ones (campaign, keyword, account, dates, text) keep the numbers with at least one
+    matching reply."""
+    qs = Conversation.objects.all()
     if filters.status == "unread":
-        grouped = grouped.filter(unread__gt=0)
+        qs = qs.filter(unread_count__gt=0)
     elif filters.status == "open":
-        grouped = grouped.filter(open__gt=0)
+        qs = qs.filter(open_count__gt=0)
     elif filters.status == "closed":
-        grouped = grouped.filter(open=0)
-    if filters.sort == "newest":
-        grouped = grouped.order_by("-last_at", "from_phone")
-    else:
-        grouped = grouped.order_by(F("waiting_since").asc(nulls_last=True), "-last_at", "from_phone")
+        qs = qs.filter(open_count=0)
+    if filters.assigned == "me" and user is not None:
+        qs = qs.filter(assigned_to=user)
+    elif filters.assigned == "none":
+        qs = qs.filter(assigned_to__isnull=True)
+    known = Exists(Contact.objects.filter(phone=OuterRef("phone")))
+    if filters.matched == "yes":
+        qs = qs.filter(known)
+    elif filters.matched == "no":
+        qs = qs.exclude(known)
+    if _message_filters_used(filters):
+        reply_filters = InboxFilters(
+            campaign=filters.campaign,
+            keyword=filters.keyword,
+            account=filters.account,
+            date_from=filters.date_from,
+            date_to=filters.date_to,
+            q=filters.q,
+        )
+        qs = qs.filter(phone__in=filtered_replies(reply_filters).order_by().values("from_phone"))
+    return qs
+
+
+def conversation_page(filters: InboxFilters, *, user=None, page: int = 1, size: int = PAGE_SIZE) -> ConversationPage:
+    """A page of conversations, longest waiting first (then the rest, newest first) or newest first.
+
+    Both orders read an index (``conv_waiting``, ``conv_last``) and stop after the page: no GROUP BY, no count,
+    except the number of waiting conversations once a page reaches past them (a partial-index count of the
+    backlog, not of every reply)."""
+    page = max(1, page)
     offset = (page - 1) * size
-    rows = list(grouped[offset : offset + size + 1])
+    qs = filtered_conversations(filters, user=user).select_related(
+        "last_reply__campaign", "last_reply__account", "assigned_to"
+    )
+    if filters.sort == "newest":
+        rows = list(qs.order_by("-last_at")[offset : offset + size + 1])
+    else:
+        waiting = qs.filter(waiting_since__isnull=False).order_by("waiting_since", "-last_at", "pk")
+        rest = qs.filter(waiting_since__isnull=True).order_by("-last_at")
+        rows = list(waiting[offset : offset + size + 1])
+        if len(rows) <= size:
+            skip = max(0, offset - waiting.count()) if not rows else 0
+            rows += list(rest[skip : skip + size + 1 - len(rows)])
     has_next = len(rows) > size
     rows = rows[:size]
-    conversations = [
-        Conversation(
-            phone=r["from_phone"],
-            last_at=r["last_at"],
-            messages=r["messages"],
-            unread=r["unread"],
-            open=r["open"],
-            waiting_since=r["waiting_since"],
-        )
-        for r in rows
-    ]
-    phones = [c.phone for c in conversations]
-    latest = _latest_replies(phones)
-    contacts = {c.phone: c for c in Contact.objects.filter(phone__in=phones)}
-    for c in conversations:
-        c.last = latest.get(c.phone)
-        c.contact = contacts.get(c.phone)
-    return ConversationPage(conversations, page, has_next, filters)
-
-
-def _latest_replies(phones: list[str]) -> dict[str, InboundMessage]:
-    if not phones:
-        return {}
-    qs = (
-        InboundMessage.objects.filter(from_phone__in=phones)
-        .annotate(
-            rn=Window(RowNumber(), partition_by=[F("from_phone")], order_by=[F("received_at").desc(), F("pk").desc()])
-        )
-        .filter(rn=1)
-        .select_related("account", "campaign", "assigned_to")
-    )
-    return {m.from_phone: m for m in qs}
+    contacts = {c.phone: c for c in Contact.objects.filter(phone__in=[r.phone for r in rows])}
+    return ConversationPage([ConversationRow(r, contacts.get(r.phone)) for r in rows], page, has_next, filters)
 
 
 # ---------------------------------------------------------------------------------------------- thread
@@ -430,12 +442,6 @@ def reply_sources(*, now: dt.datetime | None = None) -> list[ReplySource]:
     """
     now = now or timezone.now()
     sources = []
-    last_replies = dict(
-        InboundMessage.objects.order_by()
-        .values("account")
-        .annotate(last=Max("received_at"))
-        .values_list("account", "last")
-    )
     for account in ProviderAccount.objects.filter(is_active=True).order_by("name"):
         try:
             features = account.adapter_class.features
@@ -471,7 +477,10 @@ def reply_sources(*, now: dt.datetime | None = None) -> list[ReplySource]:
                 polls=polls,
                 webhook=webhook,
                 last_polled_at=account.last_polled_at,
-                last_reply_at=last_replies.get(account.pk),
+                last_reply_at=InboundMessage.objects.filter(account=account)
+                .order_by("-received_at")
+                .values_list("received_at", flat=True)
+                .first(),
                 retention=retention,
                 level=level,
                 message=message,

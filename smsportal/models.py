@@ -170,3 +170,47 @@ class AutoReply(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.phone} ({self.day})"
+
+
+class Conversation(models.Model):
+    """The inbox's summary of every reply from one number (``campaigns.InboundMessage.from_phone``).
+
+    Recomputed from that number's replies by ``campaigns.inbox.conversation_refresh`` (under a row lock) after
+    every change to them, so the inbox list is an indexed ORDER BY … LIMIT instead of a GROUP BY over all
+    replies. The contact is looked up by phone when shown (a contact imported later is found at once).
+    """
+
+    phone = models.CharField(max_length=32, unique=True)
+    last_reply = models.ForeignKey(
+        "campaigns.InboundMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_account = models.ForeignKey(
+        "providers.ProviderAccount", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_at = models.DateTimeField(help_text=_("When the newest reply was received."))
+    waiting_since = models.DateTimeField(
+        null=True, blank=True, help_text=_("Oldest reply neither closed nor answered; empty: nothing waits.")
+    )
+    reply_count = models.PositiveIntegerField(default=0)
+    unread_count = models.PositiveIntegerField(default=0)
+    open_count = models.PositiveIntegerField(default=0, help_text=_("Replies not closed (unread included)."))
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-last_at"]
+        indexes = [
+            models.Index(fields=["-last_at"], name="conv_last"),
+            models.Index(
+                fields=["waiting_since", "-last_at"],
+                name="conv_waiting",
+                condition=models.Q(waiting_since__isnull=False),
+            ),
+            models.Index(fields=["assigned_to", "-last_at"], name="conv_assigned"),
+            models.Index(fields=["-last_at"], name="conv_unread", condition=models.Q(unread_count__gt=0)),
+        ]
+
+    def __str__(self) -> str:
+        return self.phone

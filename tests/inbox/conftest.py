@@ -39,3 +39,14 @@ def receive(workspace, sandbox_account, django_capture_on_commit_callbacks):
 @pytest.fixture
 def contact(db):
     return ContactFactory(phone="+46701234567", first_name="Anna", last_name="Berg")
+
+
+def stored_reply(**fields):
+    """An InboundMessage written directly (as a factory row), with its conversation summary brought up to date
+    the way every service that changes replies does."""
+    from campaigns.inbox import conversation_refresh
+    from tests.factories import InboundMessageFactory
+
+    reply = InboundMessageFactory(**fields)
+    conversation_refresh(phone=reply.from_phone)
+    return reply

@@ -15,10 +15,10 @@ from tests.factories import (
     BlocklistEntryFactory,
     CampaignFactory,
     ContactFactory,
-    InboundMessageFactory,
     ProviderAccountFactory,
     UserFactory,
 )
+from tests.inbox.conftest import stored_reply
 
 pytestmark = pytest.mark.django_db
 
@@ -71,10 +71,10 @@ def test_conversations_group_replies_by_number_and_show_unknown_numbers(marketer
 
 def test_longest_waiting_first_or_newest_first(marketer_client, workspace, sandbox_account):
     now = timezone.now()
-    InboundMessageFactory(account=sandbox_account, from_phone="+46700000001", received_at=now - timedelta(hours=5))
-    InboundMessageFactory(account=sandbox_account, from_phone="+46700000001", received_at=now - timedelta(minutes=1))
-    InboundMessageFactory(account=sandbox_account, from_phone="+46700000002", received_at=now - timedelta(hours=1))
-    InboundMessageFactory(
+    stored_reply(account=sandbox_account, from_phone="+46700000001", received_at=now - timedelta(hours=5))
+    stored_reply(account=sandbox_account, from_phone="+46700000001", received_at=now - timedelta(minutes=1))
+    stored_reply(account=sandbox_account, from_phone="+46700000002", received_at=now - timedelta(hours=1))
+    stored_reply(
         account=sandbox_account, from_phone="+46700000003", received_at=now, status=InboundMessage.Status.CLOSED
     )
     body = marketer_client.get(reverse("inbox:index"), **hx("inbox-list")).content.decode()
@@ -111,15 +111,15 @@ def test_list_partial_for_htmx_and_full_page_otherwise(marketer_client, receive,
 )
 def test_filters(marketer_client, marketer, workspace, sandbox_account, query, expected):
     contact = ContactFactory(phone="+46700000001")
-    InboundMessageFactory(account=sandbox_account, from_phone="+46700000001", contact=contact, text="Open sunday?")
-    InboundMessageFactory(
+    stored_reply(account=sandbox_account, from_phone="+46700000001", contact=contact, text="Open sunday?")
+    stored_reply(
         account=sandbox_account,
         from_phone="+46700000002",
         text="STOP",
         keyword="opt_out",
         status=InboundMessage.Status.OPEN,
     )
-    InboundMessageFactory(
+    stored_reply(
         account=sandbox_account,
         from_phone="+46700000003",
         text="stop this",
@@ -136,8 +136,8 @@ def test_filter_by_campaign_account_and_date(marketer_client, workspace, sandbox
     other = ProviderAccountFactory(name="Other")
     campaign = CampaignFactory(account=sandbox_account, name="Spring")
     old = timezone.now() - timedelta(days=10)
-    InboundMessageFactory(account=sandbox_account, from_phone="+46700000001", campaign=campaign)
-    InboundMessageFactory(account=other, from_phone="+46700000002", received_at=old)
+    stored_reply(account=sandbox_account, from_phone="+46700000001", campaign=campaign)
+    stored_reply(account=other, from_phone="+46700000002", received_at=old)
 
     def shown(query):
         body = marketer_client.get(reverse("inbox:index") + "?" + query, **hx("inbox-list")).content.decode()
@@ -162,7 +162,7 @@ def test_bad_filter_values_never_break_the_page(marketer_client, receive, contac
 
 def test_load_more(marketer_client, workspace, sandbox_account):
     for n in range(35):
-        InboundMessageFactory(account=sandbox_account, from_phone=f"+4670100{n:04d}")
+        stored_reply(account=sandbox_account, from_phone=f"+4670100{n:04d}")
     first = marketer_client.get(reverse("inbox:index")).content.decode()
     assert first.count("data-conversation=") == 30
     assert 'id="inbox-more"' in first
@@ -266,7 +266,7 @@ def test_empty_reply_shows_the_error_at_the_field(marketer_client, receive, cont
 
 def test_reply_breaking_the_account_limits_is_refused_before_any_call(marketer_client, workspace, contact):
     account = ProviderAccountFactory(name="Long sender", default_sender="ThisSenderIsFarTooLong")
-    InboundMessageFactory(account=account, from_phone=contact.phone, contact=contact)
+    stored_reply(account=account, from_phone=contact.phone, contact=contact)
     r = marketer_client.post(conv_url(contact.phone, "inbox:reply"), {"text": "Hi"}, **hx("inbox-thread"))
     assert "at most 11 characters" in r.content.decode()
     assert not Message.objects.exists()
@@ -338,8 +338,8 @@ def test_actions_need_post(marketer_client, receive, contact):
 
 # --- export ---------------------------------------------------------------------------------------------------
 def test_export_csv_is_filtered_formula_safe_and_audited(marketer_client, marketer, workspace, sandbox_account):
-    InboundMessageFactory(account=sandbox_account, from_phone="+46700000001", text='=HYPERLINK("http://x","y")')
-    InboundMessageFactory(account=sandbox_account, from_phone="+46700000002", text="STOP", keyword="opt_out")
+    stored_reply(account=sandbox_account, from_phone="+46700000001", text='=HYPERLINK("http://x","y")')
+    stored_reply(account=sandbox_account, from_phone="+46700000002", text="STOP", keyword="opt_out")
     r = marketer_client.get(reverse("inbox:export"))
     assert r.status_code == 200 and r["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(r.streaming_content).decode("utf-8-sig"))))
@@ -459,7 +459,7 @@ def test_operator_adds_a_language(operator_client, workspace, receive, contact):
 
 
 def test_blocked_number_thread_offers_unblock(marketer_client, workspace, sandbox_account):
-    InboundMessageFactory(account=sandbox_account, from_phone="+46700000001")
+    stored_reply(account=sandbox_account, from_phone="+46700000001")
     BlocklistEntryFactory(phone="+46700000001")
     body = marketer_client.get(conv_url("+46700000001")).content.decode()
     assert 'data-action="unblock"' in body and 'data-action="block"' not in body
