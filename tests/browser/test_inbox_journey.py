@@ -17,6 +17,7 @@ from providers.fakes.jojka import JojkaFake
 from providers.webhooks import webhook_path
 from smsportal import roles
 from smsportal.models import KeywordRule
+from smsportal.templatetags.ui import safe_reverse
 from tests.factories import CampaignFactory, ContactFactory, ProviderAccountFactory
 
 pytestmark = pytest.mark.browser
@@ -93,6 +94,13 @@ def test_reply_inbox_opt_out_and_audit(logged_in_page, live_server, screenshot, 
     screenshot(page, "02-thread-opted-out")
     anna.refresh_from_db()
     assert anna.status == Contact.Status.OPTED_OUT
+    contact_url = safe_reverse("contacts:detail", anna.pk)
+    if contact_url:  # the contact's own page (contacts app), linked from the thread
+        page.get_by_role("link", name="Contact page").click()
+        expect(page).to_have_url(live_server.url + contact_url)
+        expect(page.locator("main")).to_contain_text("Opted out")
+        screenshot(page, "02b-contact-opted-out")
+        page.goto(live_server.url + "/inbox/c/+46701234567/")
 
     # 3. answer the unknown number through the account it wrote to
     page.locator('[data-conversation="+46709876543"]').click()
