@@ -6,55 +6,71 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0002_campaignlane_campaignminute_throttlebucket_and_more'),
-        ('contacts', '0002_search_import_progress'),
-        ('providers', '0001_initial'),
+        ("campaigns", "0002_campaignlane_campaignminute_throttlebucket_and_more"),
+        ("contacts", "0002_search_import_progress"),
+        ("providers", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='inboundmessage',
-            name='answered_at',
+            model_name="inboundmessage",
+            name="answered_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='inboundmessage',
-            name='keyword_language',
+            model_name="inboundmessage",
+            name="keyword_language",
             field=models.CharField(blank=True, max_length=8),
         ),
         migrations.AddField(
-            model_name='inboundmessage',
-            name='matched_keyword',
+            model_name="inboundmessage",
+            name="matched_keyword",
             field=models.CharField(blank=True, max_length=50),
         ),
         migrations.AddField(
-            model_name='inboundmessage',
-            name='processed_at',
+            model_name="inboundmessage",
+            name="processed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='message',
-            name='origin',
-            field=models.CharField(choices=[('campaign', 'Campaign'), ('reply', 'Inbox reply'), ('auto_reply', 'Auto-reply')], db_default='campaign', default='campaign', max_length=10),
+            model_name="message",
+            name="origin",
+            field=models.CharField(
+                choices=[("campaign", "Campaign"), ("reply", "Inbox reply"), ("auto_reply", "Auto-reply")],
+                db_default="campaign",
+                default="campaign",
+                max_length=10,
+            ),
         ),
         migrations.AddField(
-            model_name='message',
-            name='sent_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="message",
+            name="sent_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddIndex(
-            model_name='inboundmessage',
-            index=models.Index(fields=['-received_at'], name='inbound_received'),
+            model_name="inboundmessage",
+            index=models.Index(fields=["-received_at"], name="inbound_received"),
         ),
         migrations.AddIndex(
-            model_name='inboundmessage',
-            index=models.Index(condition=models.Q(('processed_at', None)), fields=['created_at'], name='inbound_unprocessed'),
+            model_name="inboundmessage",
+            index=models.Index(
+                condition=models.Q(("processed_at", None)), fields=["created_at"], name="inbound_unprocessed"
+            ),
         ),
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(condition=models.Q(('origin', 'campaign'), _negated=True), fields=['to', '-created_at'], name='message_inbox_to'),
+            model_name="message",
+            index=models.Index(
+                condition=models.Q(("origin", "campaign"), _negated=True),
+                fields=["to", "-created_at"],
+                name="message_inbox_to",
+            ),
         ),
     ]

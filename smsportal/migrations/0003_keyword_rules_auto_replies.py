@@ -6,51 +6,115 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0003_inbox_fields'),
-        ('providers', '0001_initial'),
-        ('smsportal', '0002_roles'),
+        ("campaigns", "0003_inbox_fields"),
+        ("providers", "0001_initial"),
+        ("smsportal", "0002_roles"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AutoReply',
+            name="AutoReply",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('phone', models.CharField(max_length=32)),
-                ('kind', models.CharField(choices=[('opt_out', 'Opt-out'), ('opt_in', 'Opt-in'), ('help', 'Help')], max_length=10)),
-                ('day', models.DateField(help_text='The day in the workspace time zone.')),
-                ('text', models.TextField()),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('sent', 'Sent'), ('failed', 'Failed'), ('skipped', 'Skipped')], default='pending', max_length=10)),
-                ('error', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('account', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='providers.provideraccount')),
-                ('inbound', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='campaigns.inboundmessage')),
-                ('message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='campaigns.message')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("phone", models.CharField(max_length=32)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("opt_out", "Opt-out"), ("opt_in", "Opt-in"), ("help", "Help")], max_length=10
+                    ),
+                ),
+                ("day", models.DateField(help_text="The day in the workspace time zone.")),
+                ("text", models.TextField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("skipped", "Skipped"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("error", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="providers.provideraccount",
+                    ),
+                ),
+                (
+                    "inbound",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="campaigns.inboundmessage",
+                    ),
+                ),
+                (
+                    "message",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="campaigns.message",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'auto-replies',
-                'ordering': ['-created_at'],
-                'constraints': [models.UniqueConstraint(fields=('phone', 'kind', 'day'), name='uniq_auto_reply_per_day')],
+                "verbose_name_plural": "auto-replies",
+                "ordering": ["-created_at"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("phone", "kind", "day"), name="uniq_auto_reply_per_day")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='KeywordRule',
+            name="KeywordRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('opt_out', 'Opt-out'), ('opt_in', 'Opt-in'), ('help', 'Help')], max_length=10)),
-                ('language', models.CharField(help_text='ISO 639-1 code, e.g. en, sv, el.', max_length=8)),
-                ('keywords', models.JSONField(blank=True, default=list, help_text='Whole-message keywords, as people type them.')),
-                ('is_active', models.BooleanField(default=True, help_text='Off: none of these keywords is acted on.')),
-                ('auto_reply', models.TextField(blank=True, help_text='Optional answer, sent at most once per number and day. Empty: no answer.')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("opt_out", "Opt-out"), ("opt_in", "Opt-in"), ("help", "Help")], max_length=10
+                    ),
+                ),
+                ("language", models.CharField(help_text="ISO 639-1 code, e.g. en, sv, el.", max_length=8)),
+                (
+                    "keywords",
+                    models.JSONField(
+                        blank=True, default=list, help_text="Whole-message keywords, as people type them."
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, help_text="Off: none of these keywords is acted on.")),
+                (
+                    "auto_reply",
+                    models.TextField(
+                        blank=True, help_text="Optional answer, sent at most once per number and day. Empty: no answer."
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['kind', 'language'],
-                'constraints': [models.UniqueConstraint(fields=('kind', 'language'), name='uniq_keyword_rule')],
+                "ordering": ["kind", "language"],
+                "constraints": [models.UniqueConstraint(fields=("kind", "language"), name="uniq_keyword_rule")],
             },
         ),
     ]

@@ -33,33 +33,78 @@ def backfill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0003_inbox_fields'),
-        ('providers', '0001_initial'),
-        ('smsportal', '0003_keyword_rules_auto_replies'),
+        ("campaigns", "0003_inbox_fields"),
+        ("providers", "0001_initial"),
+        ("smsportal", "0003_keyword_rules_auto_replies"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Conversation',
+            name="Conversation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('phone', models.CharField(max_length=32, unique=True)),
-                ('last_at', models.DateTimeField(help_text='When the newest reply was received.')),
-                ('waiting_since', models.DateTimeField(blank=True, help_text='Oldest reply neither closed nor answered; empty: nothing waits.', null=True)),
-                ('reply_count', models.PositiveIntegerField(default=0)),
-                ('unread_count', models.PositiveIntegerField(default=0)),
-                ('open_count', models.PositiveIntegerField(default=0, help_text='Replies not closed (unread included).')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('assigned_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('last_account', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='providers.provideraccount')),
-                ('last_reply', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='campaigns.inboundmessage')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("phone", models.CharField(max_length=32, unique=True)),
+                ("last_at", models.DateTimeField(help_text="When the newest reply was received.")),
+                (
+                    "waiting_since",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Oldest reply neither closed nor answered; empty: nothing waits.",
+                        null=True,
+                    ),
+                ),
+                ("reply_count", models.PositiveIntegerField(default=0)),
+                ("unread_count", models.PositiveIntegerField(default=0)),
+                (
+                    "open_count",
+                    models.PositiveIntegerField(default=0, help_text="Replies not closed (unread included)."),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "assigned_to",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "last_account",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="providers.provideraccount",
+                    ),
+                ),
+                (
+                    "last_reply",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="campaigns.inboundmessage",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-last_at'],
-                'indexes': [models.Index(fields=['-last_at'], name='conv_last'), models.Index(condition=models.Q(('waiting_since__isnull', False)), fields=['waiting_since', '-last_at'], name='conv_waiting'), models.Index(fields=['assigned_to', '-last_at'], name='conv_assigned'), models.Index(condition=models.Q(('unread_count__gt', 0)), fields=['-last_at'], name='conv_unread')],
+                "ordering": ["-last_at"],
+                "indexes": [
+                    models.Index(fields=["-last_at"], name="conv_last"),
+                    models.Index(
+                        condition=models.Q(("waiting_since__isnull", False)),
+                        fields=["waiting_since", "-last_at"],
+                        name="conv_waiting",
+                    ),
+                    models.Index(fields=["assigned_to", "-last_at"], name="conv_assigned"),
+                    models.Index(condition=models.Q(("unread_count__gt", 0)), fields=["-last_at"], name="conv_unread"),
+                ],
             },
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
