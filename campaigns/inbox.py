@@ -142,7 +142,10 @@ def _apply(reply: InboundMessage, now) -> None:
     if kind in (keywords.OPT_OUT, keywords.OPT_IN) and not _is_e164(phone):
         kind = keywords.FLAGGED  # a sender name cannot be blocklisted: a human decides
     source = reply_source(reply)
-    if kind == keywords.OPT_OUT:
+    superseded = kind in (keywords.OPT_OUT, keywords.OPT_IN) and _superseded(reply)
+    if superseded:
+        pass  # a later STOP/START from this number was acted on already: the latest wish stands
+    elif kind == keywords.OPT_OUT:
         contact_services.contact_opt_out(phone=phone, source=source, details=_details(reply))
     elif kind == keywords.OPT_IN:
         if not _opt_in(reply, source):
@@ -165,8 +168,23 @@ def _apply(reply: InboundMessage, now) -> None:
     InboundMessage.objects.filter(pk=reply.pk).update(**fields)
     for name, value in fields.items():
         setattr(reply, name, value)
-    if kind in (keywords.OPT_OUT, keywords.OPT_IN, keywords.HELP):
+    if kind in (keywords.OPT_OUT, keywords.OPT_IN, keywords.HELP) and not superseded:
         auto_reply_reserve(reply=reply, kind=kind, language=language, now=now)
+
+
+def _superseded(reply: InboundMessage) -> bool:
+    """True when a newer opt-out/opt-in reply from the same number was processed already (replies processed
+    out of order: a poll returning them unsorted, the sweeper catching up on an old one)."""
+    return (
+        InboundMessage.objects.filter(
+            from_phone=reply.from_phone,
+            keyword__in=(InboundMessage.Keyword.OPT_OUT, InboundMessage.Keyword.OPT_IN),
+            received_at__gt=reply.received_at,
+            processed_at__isnull=False,
+        )
+        .exclude(pk=reply.pk)
+        .exists()
+    )
 
 
 def _opt_in(reply: InboundMessage, source: str) -> bool:

@@ -352,3 +352,24 @@ def test_a_reply_is_linked_to_the_latest_campaign_message_not_to_our_answers(rec
     assert reply.campaign == campaign
     other_account = ProviderAccountFactory(name="Other")
     assert receive("And on the other number?", account=other_account).campaign is None
+
+
+def test_an_older_stop_processed_after_a_newer_start_does_not_win(receive, contact, monkeypatch):
+    from campaigns import inbox_selectors
+
+    now = timezone.now()
+    receive("STOP", received_at=now - timedelta(minutes=30))
+    real = inbox_selectors.keyword_rules
+    monkeypatch.setattr(inbox_selectors, "keyword_rules", lambda: 1 / 0)  # the next STOP fails to process
+    late_stop = receive("STOP", received_at=now - timedelta(minutes=10))
+    assert late_stop.processed_at is None
+    monkeypatch.setattr(inbox_selectors, "keyword_rules", real)
+    receive("START", received_at=now - timedelta(minutes=5))
+    contact.refresh_from_db()
+    assert contact.status == Contact.Status.ACTIVE
+    inbox.inbound_process_pending(older_than=timedelta(0))  # the sweeper catches up on the older STOP
+    late_stop.refresh_from_db()
+    contact.refresh_from_db()
+    assert late_stop.keyword == InboundMessage.Keyword.OPT_OUT and late_stop.processed_at is not None
+    assert contact.status == Contact.Status.ACTIVE  # the newest wish (START) stands
+    assert AuditLog.objects.filter(action=AuditLog.Action.OPT_OUT).count() == 1
