@@ -168,12 +168,29 @@ class FileInfo:
     sheet_name: str = ""
     has_header: bool = True
     header: list[str] = field(default_factory=list)
-    rows: list[list[str]] = field(default_factory=list)  # first data rows, for the mapping and the preview
+    rows: list[list[str]] = field(default_factory=list)  # first non-blank data rows (as detected), for the mapping
     estimated_rows: int = 0
+    # The first records as read: (spreadsheet row number, cells), blank ones included.
+    records: list[tuple[int, list[str]]] = field(default_factory=list)
 
     @property
     def column_count(self) -> int:
-        return max([len(self.header), *(len(r) for r in self.rows)], default=0)
+        return max([len(self.header), *(len(r) for _n, r in self.records)], default=0)
+
+    def data_rows(self, has_header: bool) -> list[tuple[int, list[str]]]:
+        """(row number, cells) of the first non-blank data rows, with or without the first record as header."""
+        started, out = False, []
+        for number, cells in self.records:
+            blank = not any(c.strip() for c in cells)
+            if not started:
+                if blank:
+                    continue
+                started = True
+                if has_header:
+                    continue
+            if not blank:
+                out.append((number, cells))
+        return out[:PREVIEW_ROWS]
 
 
 def _kind_from_content(head: bytes, name: str) -> str:
@@ -207,10 +224,10 @@ def detect(fileobj, name: str, *, sheet_name: str = "", default_country: str = "
         raise ImportFileError(f"“{name}” is empty.")
     kind = _kind_from_content(head, name)
     if kind == XLSX:
-        info = _detect_xlsx(fileobj, name, sheet_name)
+        info = _detect_xlsx(fileobj, name, sheet_name, default_country)
     else:
         info = _detect_csv(fileobj, head, name)
-    _detect_header(info, default_country)
+        _detect_header(info, default_country)
     if not info.rows:
         if info.has_header:
             raise ImportFileError(f"“{name}” has a header row ({', '.join(info.header[:5])}) but no rows of data.")
@@ -230,12 +247,9 @@ def _detect_csv(fileobj, head: bytes, name: str) -> FileInfo:
     fileobj.seek(0)
     with _csv_reader(fileobj, encoding, delimiter) as (reader, _raw):
         try:
-            for record in reader:
-                info.rows.append(record[:MAX_COLUMNS])
-                if len(info.rows) > PREVIEW_ROWS + 1:
-                    break
+            _read_records(info, reader)
         except csv.Error as exc:
-            raise ImportFileError(f"“{name}” cannot be read as CSV near row {len(info.rows) + 1}: {exc}.") from None
+            raise ImportFileError(f"“{name}” cannot be read as CSV near row {len(info.records) + 1}: {exc}.") from None
     info.estimated_rows = 0
     return info
 
@@ -260,7 +274,8 @@ def _sheet_rows(ws) -> Iterator[list[str]]:
         yield cells
 
 
-def _detect_xlsx(fileobj, name: str, sheet_name: str) -> FileInfo:
+def _detect_xlsx(fileobj, name: str, sheet_name: str, default_country: str) -> FileInfo:
+    """The chosen sheet; otherwise the first sheet with data rows (a workbook often starts with notes)."""
     wb = _open_workbook(fileobj, name)
     try:
         names = list(wb.sheetnames)
@@ -268,6 +283,7 @@ def _detect_xlsx(fileobj, name: str, sheet_name: str) -> FileInfo:
             raise ImportFileError(f"“{name}” has no sheets.")
         chosen = sheet_name if sheet_name in names else ""
         candidates = [chosen] if chosen else names
+        fallback = None
         for candidate in candidates:
             ws = wb[candidate]
             if not hasattr(ws, "iter_rows"):
@@ -277,35 +293,41 @@ def _detect_xlsx(fileobj, name: str, sheet_name: str) -> FileInfo:
             except Exception:
                 estimated = 0
             ws.reset_dimensions()  # some writers store a wrong size; read every row there is
-            rows = []
-            for cells in _sheet_rows(ws):
-                if not any(c.strip() for c in cells) and not rows:
-                    continue  # leading blank rows
-                rows.append(cells)
-                if len(rows) > PREVIEW_ROWS + 1:
-                    break
-            if rows or chosen:
-                return FileInfo(kind=XLSX, sheet_names=names, sheet_name=candidate, rows=rows, estimated_rows=estimated)
-        return FileInfo(kind=XLSX, sheet_names=names, sheet_name=names[0])
+            info = FileInfo(kind=XLSX, sheet_names=names, sheet_name=candidate, estimated_rows=estimated)
+            _read_records(info, _sheet_rows(ws))
+            _detect_header(info, default_country)
+            if info.rows or chosen:
+                return info
+            if fallback is None and any(any(c.strip() for c in cells) for _n, cells in info.records):
+                fallback = info
+        return fallback or FileInfo(kind=XLSX, sheet_names=names, sheet_name=names[0])
     finally:
         wb.close()
 
 
+def _read_records(info: FileInfo, records) -> None:
+    """Keep the first records (with their row numbers) until enough non-blank ones for a header and a preview."""
+    non_blank = 0
+    for number, cells in enumerate(records, start=1):
+        cells = cells[:MAX_COLUMNS]
+        info.records.append((number, cells))
+        if any(c.strip() for c in cells):
+            non_blank += 1
+            if non_blank > PREVIEW_ROWS + 1:
+                return
+        elif number > 10_000:  # a sea of blank rows: stop looking
+            return
+
+
 def _detect_header(info: FileInfo, default_country: str) -> None:
-    rows = [r for r in info.rows if any(c.strip() for c in r)]
-    if not rows:
+    first = next((cells for _n, cells in info.records if any(c.strip() for c in cells)), None)
+    if first is None:
         info.rows = []
         return
-    first = rows[0]
     looks_like_data = any(normalize_phone(c, default_country or "SE").ok for c in first if c.strip())
     info.has_header = not looks_like_data
-    if info.has_header:
-        info.header = [c.strip() for c in first]
-        info.rows = rows[1 : PREVIEW_ROWS + 1]
-    else:
-        info.rows = rows[:PREVIEW_ROWS]
-    width = info.column_count
-    info.header = header_names(info.header if info.has_header else [], width)
+    info.rows = [cells for _n, cells in info.data_rows(info.has_header)]
+    info.header = header_names([c.strip() for c in first] if info.has_header else [], info.column_count)
 
 
 def header_names(header: list[str], width: int) -> list[str]:

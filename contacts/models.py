@@ -5,9 +5,11 @@ the contacts table on a page).
 """
 
 import uuid
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 
@@ -78,6 +80,9 @@ class Contact(models.Model):
         name = f"{self.first_name} {self.last_name}".strip()
         return f"{name} ({self.phone})" if name else self.phone
 
+    def get_absolute_url(self) -> str:
+        return reverse("contacts:detail", args=[self.pk])
+
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
@@ -101,6 +106,9 @@ class Group(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def get_absolute_url(self) -> str:
+        return reverse("contacts:group", args=[self.pk])
+
 
 class ContactList(models.Model):
     """A static list, typically what one import or one export produced."""
@@ -120,6 +128,9 @@ class ContactList(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("contacts:contactlist", args=[self.pk])
 
 
 class GroupMembership(models.Model):
@@ -163,6 +174,10 @@ class SavedSegment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def get_absolute_url(self) -> str:
+        """The contacts table with this segment's filter."""
+        return reverse("contacts:list") + "?" + urlencode({k: v for k, v in (self.query or {}).items() if v})
 
 
 class BlocklistEntry(models.Model):

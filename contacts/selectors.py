@@ -137,3 +137,84 @@ def contact_messages(contact: Contact, *, limit: int = 50):
 
 def import_error_rows(imp):
     return imp.row_errors.order_by("row_number", "id")
+
+
+TABLE_FIELDS = ("id", "phone", "first_name", "last_name", "status", "country", "attributes", "created_at")
+
+
+def contact_queryset() -> QuerySet[Contact]:
+    """The contacts table: only the columns it shows (never the search column)."""
+    return Contact.objects.only(*TABLE_FIELDS)
+
+
+def group_members(group) -> QuerySet[Contact]:
+    return Contact.objects.filter(groupmembership__group=group).only(*TABLE_FIELDS)
+
+
+def list_members(contact_list) -> QuerySet[Contact]:
+    return Contact.objects.filter(listmembership__contact_list=contact_list).only(*TABLE_FIELDS)
+
+
+def import_preview(imp, info) -> list[dict]:
+    """The first rows of an import after normalization, each marked with what the import would do with it:
+    new, update, unchanged, skip (add only), blocked, duplicate, or the reason it is refused. Raises
+    ValidationError when the mapping is not usable."""
+    import json
+
+    from django.core.exceptions import ValidationError
+
+    from . import bulk
+    from .importing import MappingProblem, build_row_spec
+    from .models import ContactField, Import
+    from .rows import normalize_rows
+
+    fields = {f.key: f for f in ContactField.objects.all()}
+    try:
+        spec = build_row_spec(
+            list((imp.mapping or {}).get("columns") or []),
+            fields,
+            default_country=imp.default_country,
+            day_first=imp.default_country not in {"US", "CA", "PH"},
+            phone_only=imp.mode == Import.Mode.BLOCKLIST,
+        )
+    except MappingProblem as exc:
+        raise ValidationError(exc.message) from None
+    numbered = info.data_rows(imp.has_header)
+    results = normalize_rows(spec, [cells for _n, cells in numbered])
+    phones = [r[0] for r in results if isinstance(r, tuple)]
+    if imp.mode == Import.Mode.BLOCKLIST:
+        existing, blocked = {}, bulk.blocked_phones(phones)
+    else:
+        existing, blocked = bulk.lookup_phones(phones)
+    seen: dict[str, int] = {}
+    out = []
+    for (number, cells), result in zip(numbered, results, strict=True):
+        row = {"number": number, "cells": cells, "error": "", "outcome": "", "record": None}
+        if result is None:
+            continue
+        if isinstance(result, str):
+            row.update(error=result, outcome="invalid")
+        else:
+            phone = result[0]
+            row["record"] = {
+                "phone": phone,
+                "first_name": result[1],
+                "last_name": result[2],
+                "attributes": {fields[k].label if k in fields else k: v for k, v in json.loads(result[3]).items()},
+                "country": result[4],
+                "groups": result[6] if len(result) > 6 else (),
+                "lists": result[7] if len(result) > 7 else (),
+            }
+            if phone in seen:
+                row.update(outcome="duplicate", error=f"Same number as row {seen[phone]}.")
+            elif imp.mode == Import.Mode.BLOCKLIST:
+                row["outcome"] = "unchanged" if phone in blocked else "new"
+            elif phone in blocked:
+                row.update(outcome="blocked", error="On the blocklist: will not be imported.")
+            elif phone in existing:
+                row["outcome"] = "skip" if imp.mode == Import.Mode.ADD_ONLY else "update"
+            else:
+                row["outcome"] = "new"
+            seen.setdefault(phone, number)
+        out.append(row)
+    return out

@@ -35,6 +35,7 @@ urlpatterns = [
     path("providers/", include("providers.urls")),
     path("campaigns/", include("campaigns.urls")),
     path("inbox/", include("campaigns.inbox_urls")),
+    path("contacts/", include("contacts.urls")),
 ]
 
 handler403 = "smsportal.views.permission_denied"
