@@ -17,12 +17,12 @@ from .models import Contact, ContactList, Group
 
 class ContactFilter(HtmxFilterSet):
     q = django_filters.CharFilter(method="filter_q", label="Search phone, name or any field")
-    status = django_filters.ChoiceFilter(choices=Contact.Status.choices, empty_label="Any status")
+    status = django_filters.ChoiceFilter(choices=Contact.Status.choices, empty_label="Any status", label="Status")
     group = django_filters.ModelChoiceFilter(
-        queryset=Group.objects.all(), method="filter_group", empty_label="Any group"
+        queryset=Group.objects.all(), method="filter_group", empty_label="Any group", label="Group"
     )
     list = django_filters.ModelChoiceFilter(
-        queryset=ContactList.objects.all(), method="filter_list", empty_label="Any list"
+        queryset=ContactList.objects.all(), method="filter_list", empty_label="Any list", label="List"
     )
     created_after = django_filters.DateFilter(method="filter_created_after", label="Created from")
     created_before = django_filters.DateFilter(method="filter_created_before", label="Created until")

@@ -10,15 +10,29 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from smsportal.tables import EmptyState, HtmxTable, SelectionColumn, StatusColumn
+from smsportal.templatetags.ui import STATUS_TONES
 
 from .models import BlocklistEntry, Contact, ContactField, ContactList, Group, Import, SavedSegment
+
+
+class ChoiceStatusColumn(StatusColumn):
+    """A status badge toned by the stored value (django-tables2 hands a choice field's display text as
+    ``value``, so the tone must come from the record)."""
+
+    def render(self, value, record, bound_column):
+        raw = getattr(record, bound_column.accessor, value)
+        display = getattr(record, f"get_{bound_column.accessor}_display", None)
+        label = display() if callable(display) else value
+        return format_html(
+            '<span class="badge badge-status tone-{}">{}</span>', STATUS_TONES.get(str(raw), "muted"), label
+        )
 
 
 class ContactTable(HtmxTable):
     selected = SelectionColumn()
     phone = tables.Column(verbose_name=_("Phone"), linkify=("contacts:detail", [tables.A("pk")]))
     last_name = tables.Column(verbose_name=_("Name"), order_by=("last_name", "first_name", "id"), empty_values=())
-    status = StatusColumn(verbose_name=_("Status"), orderable=False)
+    status = ChoiceStatusColumn(verbose_name=_("Status"), orderable=False)
     country = tables.Column(verbose_name=_("Country"), orderable=False)
     attributes = tables.Column(verbose_name=_("Fields"), orderable=False, empty_values=())
     created_at = tables.DateTimeColumn(verbose_name=_("Added"), format="Y-m-d H:i", order_by=("id",))
@@ -137,7 +151,7 @@ class BlocklistTable(HtmxTable):
         order_by = ("-created_at",)
 
     def render_reason(self, value, record):
-        tone = "warning" if value == BlocklistEntry.Reason.OPTED_OUT else "danger"
+        tone = "warning" if record.reason == BlocklistEntry.Reason.OPTED_OUT else "danger"
         return format_html('<span class="badge badge-status tone-{}">{}</span>', tone, record.get_reason_display())
 
     def render_created_by(self, value, record):
@@ -147,7 +161,7 @@ class BlocklistTable(HtmxTable):
 class ImportTable(HtmxTable):
     original_name = tables.Column(verbose_name=_("File"), linkify=("contacts:import", [tables.A("pk")]))
     mode = tables.Column(verbose_name=_("Mode"), orderable=False)
-    status = StatusColumn(verbose_name=_("Status"), orderable=False)
+    status = ChoiceStatusColumn(verbose_name=_("Status"), orderable=False)
     total_rows = tables.Column(verbose_name=_("Rows"), orderable=False, attrs={"td": {"class": "text-tabular"}})
     summary = tables.Column(verbose_name=_("Result"), orderable=False, empty_values=(), accessor="pk")
     created_by = tables.Column(verbose_name=_("By"), orderable=False, empty_values=())
@@ -166,7 +180,7 @@ class ImportTable(HtmxTable):
 
     def render_mode(self, value, record):
         labels = {"add_update": _("Add & update"), "add_only": _("Add only"), "blocklist": _("Blocklist")}
-        return labels.get(value, value)
+        return labels.get(record.mode, value)
 
     def render_total_rows(self, value, record):
         return f"{value:,}" if record.status != Import.Status.UPLOADED else "—"

@@ -94,6 +94,7 @@ def test_contacts_table_search_filters_and_partial(marketer_client):
     page = marketer_client.get(url)
     assert b"+46701234567" in page.content and b"+46707654321" in page.content
     assert b"<html" in page.content
+    assert b'tone-success">Active' in page.content and b'tone-danger">Blocked' in page.content
 
     partial = marketer_client.get(url, {"q": "malmo"}, **HTMX)
     assert b"<html" not in partial.content
