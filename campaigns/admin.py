@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from .models import Campaign, InboundMessage, Message, MessageEvent, TestNumber
+from .models import (
+    Campaign,
+    CampaignLane,
+    CampaignMinute,
+    InboundMessage,
+    Message,
+    MessageEvent,
+    TestNumber,
+    ThrottleBucket,
+)
 
 
 @admin.register(Campaign)
@@ -81,3 +90,33 @@ class InboundMessageAdmin(admin.ModelAdmin):
 class TestNumberAdmin(admin.ModelAdmin):
     list_display = ("phone", "label", "created_at")
     search_fields = ("phone", "label")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Internal bookkeeping of the send pipeline: visible to operators for diagnosis, never edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CampaignLane)
+class CampaignLaneAdmin(ReadOnlyAdmin):
+    list_display = ("campaign", "lane", "holder", "expires_at", "failures", "updated_at")
+    list_filter = ("failures",)
+    raw_id_fields = ("campaign",)
+
+
+@admin.register(ThrottleBucket)
+class ThrottleBucketAdmin(ReadOnlyAdmin):
+    list_display = ("key", "next_free")
+    search_fields = ("key",)
+
+
+@admin.register(CampaignMinute)
+class CampaignMinuteAdmin(ReadOnlyAdmin):
+    list_display = ("campaign", "minute", "handed_over", "delivered", "failed")
+    raw_id_fields = ("campaign",)
+    date_hierarchy = "minute"

@@ -110,3 +110,19 @@ class ImportRowErrorAdmin(admin.ModelAdmin):
     list_display = ("import_run", "row_number", "reason")
     search_fields = ("reason",)
     raw_id_fields = ("import_run",)
+
+
+@admin.register(GroupMembership)
+class GroupMembershipAdmin(admin.ModelAdmin):
+    list_display = ("group", "contact", "added_at")
+    list_filter = ("group",)
+    raw_id_fields = ("group", "contact")
+    show_full_result_count = False
+
+
+@admin.register(ListMembership)
+class ListMembershipAdmin(admin.ModelAdmin):
+    list_display = ("contact_list", "contact", "added_at")
+    list_filter = ("contact_list",)
+    raw_id_fields = ("contact_list", "contact")
+    show_full_result_count = False
