@@ -364,6 +364,10 @@ class AccountFilter(HtmxFilterSet):
         choices = adapter_choices()
         self.filters["provider"].extra["choices"] = choices
         self.form.fields["provider"].choices = [("", "Any provider"), *choices]
+        self.form.fields["is_active"].widget = forms.Select(
+            choices=[("", "Active or not"), ("true", "Active"), ("false", "Inactive")],
+            attrs=self.form.fields["is_active"].widget.attrs,
+        )
 
     def search(self, queryset, name, value):
         value = (value or "").strip()
