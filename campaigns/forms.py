@@ -110,7 +110,8 @@ class CampaignForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["account"].queryset = _accounts(self.instance.account if self.instance.pk else None)
-        self.fields["name"].required = False
+        self.fields["name"].required = True  # an empty name is never saved (the draft keeps its last name)
+        self.fields["account"].required = True
         self.fields["text"].required = False
         self.fields["speed_mode"].required = False
         for name, model in (
@@ -156,8 +157,6 @@ class CampaignForm(forms.ModelForm):
         ):
             if name in self.cleaned_data:
                 data[name] = self.cleaned_data[name]
-        if "name" in data and not data["name"]:
-            data.pop("name")
         return data
 
     @property
@@ -183,6 +182,8 @@ class TestSendForm(forms.Form):
         self.fields["numbers"].queryset = TestNumber.objects.order_by("label", "phone")
         if contacts is not None:
             self.fields["contact"].queryset = Contact.objects.filter(pk__in=[c.pk for c in contacts]).order_by("pk")
+            if contacts and not self.is_bound:
+                self.fields["contact"].initial = contacts[0].pk
         self.fields["contact"].widget.attrs["class"] = "form-select form-select-sm"
 
 

@@ -131,12 +131,21 @@ class Message(models.Model):
     }
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="messages", null=True, blank=True)
+    # No single-column indexes on these keys: the composite indexes below lead with them, and every index
+    # costs a write per message on a million-recipient start.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="messages", null=True, blank=True, db_index=False
+    )
     contact = models.ForeignKey(
-        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages", db_index=False
     )
     account = models.ForeignKey(
-        "providers.ProviderAccount", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+        "providers.ProviderAccount",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+        db_index=False,
     )
     to = models.CharField(max_length=16)
     sender = models.CharField(max_length=32, blank=True)

@@ -33,7 +33,7 @@ import random
 import threading
 import time
 import uuid
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -431,10 +431,11 @@ def send_chunk(campaign: Campaign, ids: list[int], token: str) -> ChunkResult:
     adapter = account.get_adapter(log=log_entries.append)
     by_ref: dict[str, Message] = {}
     outbound: list[OutboundSMS] = []
+    extra = {"campaign_name": campaign.name, "campaign_uuid": campaign.uuid.hex}  # named at the provider
     for m in messages:
         ref = m.uuid.hex
         by_ref[ref] = m
-        outbound.append(OutboundSMS(to=m.to, text=m.text, sender=m.sender, client_ref=ref))
+        outbound.append(OutboundSMS(to=m.to, text=m.text, sender=m.sender, client_ref=ref, extra=extra))
     groups = adapter.plan_batches(outbound)
     n = len(outbound)
     win_c = throttle.reserve(throttle.campaign_key(campaign.pk), n, campaign.send_rate) if campaign.send_rate else None
@@ -480,7 +481,7 @@ def send_chunk(campaign: Campaign, ids: list[int], token: str) -> ChunkResult:
         pending = set(futures)
         last_check = time.monotonic()
         while pending:
-            _done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            _done, pending = wait(pending, timeout=1.0)
             if pending and time.monotonic() - last_check >= 1.0:
                 last_check = time.monotonic()
                 if _status(campaign.pk) != Campaign.Status.SENDING:

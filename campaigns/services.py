@@ -425,7 +425,7 @@ def campaign_requeue_failed(*, campaign: Campaign, user) -> int:
                 "error_code = '', error_text = '', failed_at = NULL, next_poll_at = NULL, handed_over_at = NULL, "
                 f"sent_at = NULL, delivered_at = NULL, reconcile_after = NULL, updated_at = %s "
                 f"WHERE {sql.qn('id')} IN ({ids_sql})",
-                [Message.Status.PENDING, ts, *ids_params],
+                [sql.uuid_ms(), Message.Status.PENDING, ts, *ids_params],
             )
         changes = {"pending_count": F("pending_count") + total}
         for status, n in per_status.items():

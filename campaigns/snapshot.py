@@ -17,10 +17,10 @@ Sending starts as soon as the first range is committed (the send loops wait for 
 
 from __future__ import annotations
 
+import json
 import logging
-import uuid
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
@@ -28,13 +28,13 @@ from contacts.selectors import audience_contacts
 
 from . import sql
 from .models import Campaign
-from .rendering import Template, row_values
+from .rendering import Template
 from .segments import segments_of
 
 logger = logging.getLogger(__name__)
 
 STATIC_RANGE = 50_000  # contact ids per INSERT … SELECT
-PERSONAL_RANGE = 5_000  # contact ids per Python-rendered range
+PERSONAL_RANGE = 20_000  # contact ids per Python-rendered range (a few MB of rendered rows)
 FIRST_RANGE = 2_000  # a small first range, so sending starts quickly
 
 
@@ -71,6 +71,7 @@ def campaign_start(campaign_id: int) -> int:
         return 0
     if campaign.status not in (Campaign.Status.STARTING, Campaign.Status.SENDING, Campaign.Status.PAUSED):
         return 0
+    _fresh_statistics()
     audience = audience_contacts(**campaign_audience(campaign)).order_by()
     template = Template(campaign.text)
     if campaign.snapshot_cursor == 0 and campaign.audience_estimate == 0:
@@ -89,6 +90,7 @@ def campaign_start(campaign_id: int) -> int:
         hi = min(lo + (FIRST_RANGE if first and lo == 0 else step), max_id)
         now = timezone.now()
         with transaction.atomic():
+            _async_commit()
             moved = (
                 Campaign.objects.filter(pk=campaign.pk, snapshot_cursor=lo, snapshot_done=False)
                 .exclude(status=Campaign.Status.CANCELLED)
@@ -138,6 +140,48 @@ def campaign_start(campaign_id: int) -> int:
     return created
 
 
+AUDIENCE_TABLES = (
+    "contacts_contact",
+    "contacts_groupmembership",
+    "contacts_listmembership",
+    "contacts_blocklistentry",
+)
+
+
+def _fresh_statistics() -> None:
+    """PostgreSQL: ANALYZE the audience tables when much of them changed since their last analysis.
+
+    Right after a large import the planner still believes the tables are nearly empty and picks nested loops
+    (measured: 8.6 s instead of 0.1 s per 50,000-contact range). Autovacuum catches up within minutes; a
+    campaign started sooner must not pay for that. Costs a fraction of a second, and only when stale.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(%s) "
+            "AND n_mod_since_analyze > GREATEST(1000, 0.2 * n_live_tup)",
+            [list(AUDIENCE_TABLES)],
+        )
+        stale = [r[0] for r in cur.fetchall()]
+        for name in stale:
+            cur.execute(f"ANALYZE {connection.ops.quote_name(name)}")
+        if stale:
+            logger.info("snapshot: analyzed %s first (statistics were stale)", ", ".join(stale))
+
+
+def _async_commit() -> None:
+    """PostgreSQL: do not wait for the disk at each range's commit (188 fsyncs were a third of a 1M start).
+
+    Safe here: a range is re-derivable (cursor and rows commit together, so a range lost in a server crash is
+    simply done again), and no message of it can be sent before it is durable — a send lane's claim commits
+    synchronously, and WAL is flushed in order, so that flush covers this range first.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SET LOCAL synchronous_commit TO OFF")
+
+
 def _go_sending(campaign_id: int) -> None:
     Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.STARTING).update(status=Campaign.Status.SENDING)
 
@@ -150,51 +194,45 @@ def _set_cost_estimate(campaign_id: int) -> None:
 
 
 def _insert_personal(part, template: Template, campaign: Campaign, sender: str, now) -> tuple[int, int]:
-    ts = sql.db_datetime(now)
+    """Render a range of recipients in Python and insert them with one ``executemany``.
+
+    Rows are read with a plain cursor (no model or JSON conversion unless the text uses a custom field), the
+    uuid is made by the database, and each rendered text is segment-counted.
+    """
+    needs_attributes = any(k not in ("first_name", "last_name") for k in template.keys)
+    select_sql, params = part.values_list(
+        "pk", "phone", "first_name", "last_name", "attributes"
+    ).query.sql_with_params()
+    render = template.render
+    loads = json.loads
     rows = []
     segments = 0
-    render = template.render
-    uuid4 = uuid.uuid4
-    db_uuid = sql.db_uuid
-    pending = "pending"
-    for pk, phone, first_name, last_name, attributes in part.values_list(
-        "pk", "phone", "first_name", "last_name", "attributes"
-    ).iterator(chunk_size=PERSONAL_RANGE):
-        text = render(row_values(first_name, last_name, attributes))
-        segs = segments_of(text)
-        segments += segs
-        rows.append(
-            (
-                db_uuid(uuid4()),
-                campaign.pk,
-                pk,
-                campaign.account_id,
-                phone,
-                sender,
-                text,
-                segs,
-                pending,
-                "",
-                "",
-                "",
-                0,
-                False,
-                ts,
-                ts,
-                "",
-            )
-        )
-    inserted = sql.insert_rows(rows)
+    with connection.cursor() as cur:
+        cur.execute(select_sql, params)
+        for pk, phone, first_name, last_name, attributes in cur.fetchall():
+            if needs_attributes and attributes:
+                values = attributes if isinstance(attributes, dict) else loads(attributes)
+                values = dict(values) if isinstance(values, dict) else {}
+            else:
+                values = {}
+            values["first_name"] = first_name
+            values["last_name"] = last_name
+            text = render(values)
+            segs = segments_of(text)
+            segments += segs
+            rows.append((pk, phone, text, segs))
+    inserted = sql.insert_rendered(
+        rows, campaign_id=campaign.pk, account_id=campaign.account_id, sender=sender, now=now
+    )
     if inserted != len(rows):  # some rows existed already: count the segments of what is really there
         from django.db.models import Sum
 
         from .models import Message
 
-        lo_hi = [r[2] for r in rows]
         segments = (
-            Message.objects.filter(campaign_id=campaign.pk, contact_id__in=lo_hi, created_at=now).aggregate(
-                s=Sum("segments")
-            )["s"]
+            Message.objects.filter(
+                campaign_id=campaign.pk, contact_id__in=[r[0] for r in rows], created_at=now
+            ).aggregate(s=Sum("segments"))["s"]
             or 0
         )
     return inserted, segments

@@ -30,7 +30,7 @@ from . import selectors, services
 from .forms import CampaignForm, CampaignNewForm, FailedGroupForm, TestNumberForm, TestSendForm
 from .models import Campaign, InboundMessage, Message, TestNumber
 from .rendering import BUILTIN_KEYS, declared_keys
-from .segments import to_gsm
+from .segments import GSM_REPLACEMENTS, to_gsm
 
 
 def _htmx(request) -> bool:
@@ -187,6 +187,7 @@ def _compose_context(request, campaign: Campaign, form: CampaignForm, *, preview
         "missing": selectors.missing_values(campaign),
         "totals": selectors.totals(campaign, bd["eligible"], start=start),
         "placeholder_keys": [*BUILTIN_KEYS, *declared_keys()],
+        "gsm_replacements": GSM_REPLACEMENTS,
         "allowed_senders": (account.allowed_senders or []) if account else [],
         "sender_problems": services.sender_problems(account, campaign.sender) if account else [],
         "test_form": TestSendForm(contacts=_sample_contacts(campaign)),
@@ -400,7 +401,7 @@ def campaign_detail(request, pk: int):
     ctx = _status_context(campaign)
     ctx.update(
         group_form=FailedGroupForm(initial={"name": f"Failed: {campaign.name}"[:100]}),
-        can_approve=roles.has_role(request.user, roles.APPROVER) and campaign.created_by_id != request.user.pk,
+        can_approve=_can_approve(request.user, campaign),
         audience={
             "groups": list(campaign.groups.all()),
             "lists": list(campaign.lists.all()),
@@ -412,6 +413,10 @@ def campaign_detail(request, pk: int):
     return render(request, "campaigns/detail.html", ctx)
 
 
+def _can_approve(user, campaign: Campaign) -> bool:
+    return roles.has_role(user, roles.APPROVER) and campaign.created_by_id != user.pk
+
+
 @role_required(roles.MARKETER)
 def campaign_status(request, pk: int):
     """The polled partial: counters, tiles, progress, rate, ETA, chart data. 286 stops polling once settled."""
@@ -419,6 +424,7 @@ def campaign_status(request, pk: int):
     if not _htmx(request):
         return redirect("campaigns:detail", pk=pk)
     ctx = _status_context(campaign)
+    ctx.update(polled=True, can_approve=_can_approve(request.user, campaign))
     response = render(request, "campaigns/detail.html#status", ctx)
     if ctx["st"].settled:
         stop = HttpResponseStopPolling(response.content)

@@ -50,6 +50,16 @@ def start_and_send(campaign: Campaign, **kwargs) -> Campaign:
     return campaign
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The composer caches audience counts for a minute; ids repeat across tests, so start each one empty."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def no_broker(monkeypatch):
     """Transactional tests commit, so on_commit callbacks fire: keep lane runs for ``drive`` alone."""
