@@ -30,22 +30,44 @@ def segment_contacts(segment: SavedSegment) -> QuerySet[Contact]:
 
 
 def contacts_matching(qs: QuerySet[Contact], query: str) -> QuerySet[Contact]:
-    """Free-text search: a phone number (any format) matches by E.164 or by its digits; words match names and
-    attribute values through ``Contact.search_text`` (folded: case and accents ignored; every word must match)."""
+    """Free-text search. A phone number, whole or the start of one, in any format, is an index lookup on the
+    phone (exact, or a range for a prefix such as "+4670" or "0701"); other digits match anywhere in the phone;
+    words match names and attribute values through ``Contact.search_text`` (folded: case and accents ignored;
+    every word must match)."""
     query = (query or "").strip()
     if not query:
         return qs
-    digits = phone_digits(query)
-    if digits:
+    if phone_digits(query):
         from smsportal.models import WorkspaceSettings
 
-        result = normalize_phone(query, WorkspaceSettings.load().default_country)
-        if result.ok and len(digits) >= 7:
-            return qs.filter(Q(phone=result.e164) | Q(phone__contains=digits))
-        return qs.filter(phone__contains=digits)
+        return qs.filter(phone_lookup(query, WorkspaceSettings.load().default_country))
     for term in search_terms(query):
         qs = qs.filter(search_text__contains=term)
     return qs
+
+
+def phone_lookup(query: str, country: str) -> Q:
+    """The ``Q`` for a phone-like query (see ``contacts_matching``)."""
+    digits = phone_digits(query)
+    result = normalize_phone(query, country)
+    if result.ok:
+        return Q(phone=result.e164)
+    prefix = None
+    if query.lstrip().startswith(("+", "＋")):
+        prefix = "+" + digits
+    elif digits.startswith("00"):
+        prefix = "+" + digits[2:]
+    else:
+        import phonenumbers
+
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(country or "", None)
+        trunk = getattr(metadata, "national_prefix", None) or ""
+        if trunk and digits.startswith(trunk) and metadata is not None:
+            prefix = f"+{metadata.country_code}{digits[len(trunk) :]}"
+    if prefix and len(prefix) >= 4:
+        # A range on the unique phone index: every number starting with the prefix.
+        return Q(phone__gte=prefix, phone__lt=prefix[:-1] + chr(ord(prefix[-1]) + 1))
+    return Q(phone__contains=digits)
 
 
 def blocked_phone_exists():

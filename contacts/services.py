@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, QuerySet
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -197,11 +198,13 @@ def contact_update(
 
 def _decrement_counts_for(contact_ids: Sequence[int]) -> None:
     for row in GroupMembership.objects.filter(contact_id__in=contact_ids).values("group_id").annotate(n=Count("id")):
-        Group.objects.filter(pk=row["group_id"]).update(member_count=F("member_count") - row["n"])
+        Group.objects.filter(pk=row["group_id"]).update(member_count=Greatest(F("member_count") - row["n"], 0))
     for row in (
         ListMembership.objects.filter(contact_id__in=contact_ids).values("contact_list_id").annotate(n=Count("id"))
     ):
-        ContactList.objects.filter(pk=row["contact_list_id"]).update(member_count=F("member_count") - row["n"])
+        ContactList.objects.filter(pk=row["contact_list_id"]).update(
+            member_count=Greatest(F("member_count") - row["n"], 0)
+        )
 
 
 def contacts_delete(*, contacts: QuerySet, actor=None) -> int:
@@ -501,7 +504,9 @@ def group_add_contacts(*, group: Group, contacts: QuerySet, actor=None, quiet: b
 def group_remove_contacts(*, group: Group, contacts: QuerySet, actor=None) -> int:
     removed, _ = GroupMembership.objects.filter(group=group, contact_id__in=contacts.order_by().values("pk")).delete()
     if removed:
-        Group.objects.filter(pk=group.pk).update(member_count=F("member_count") - removed, updated_at=timezone.now())
+        Group.objects.filter(pk=group.pk).update(
+            member_count=Greatest(F("member_count") - removed, 0), updated_at=timezone.now()
+        )
         audit(actor=actor, action=AuditLog.Action.UPDATE, obj=group, changes={"removed_members": removed})
     return removed
 
@@ -558,7 +563,7 @@ def list_remove_contacts(*, contact_list: ContactList, contacts: QuerySet, actor
     ).delete()
     if removed:
         ContactList.objects.filter(pk=contact_list.pk).update(
-            member_count=F("member_count") - removed, updated_at=timezone.now()
+            member_count=Greatest(F("member_count") - removed, 0), updated_at=timezone.now()
         )
         audit(actor=actor, action=AuditLog.Action.UPDATE, obj=contact_list, changes={"removed_members": removed})
     return removed
@@ -865,3 +870,23 @@ def import_execute(*, import_id: int) -> None:
         return
     imp = Import.objects.select_related("created_by").get(pk=import_id)
     ImportRunner(imp).run()
+
+
+def contact_search_text_refresh(*, contact_ids: Sequence[int] | None = None) -> int:
+    """Recompute ``Contact.search_text`` (for contacts written outside these services, e.g. by a provider sync's
+    ``bulk_create``): the given contacts, or every contact whose search text is empty. Returns how many."""
+    qs = Contact.objects.all() if contact_ids is not None else Contact.objects.filter(search_text="")
+    if contact_ids is not None:
+        qs = qs.filter(pk__in=list(contact_ids))
+    done, last = 0, 0
+    while True:
+        batch = list(
+            qs.filter(pk__gt=last).order_by("pk").only("pk", "phone", "first_name", "last_name", "attributes")[:2000]
+        )
+        if not batch:
+            return done
+        for c in batch:
+            c.search_text = build_search_text(c.first_name, c.last_name, c.phone, c.attributes)
+        Contact.objects.bulk_update(batch, ["search_text"], batch_size=500)
+        done += len(batch)
+        last = batch[-1].pk

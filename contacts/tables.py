@@ -6,7 +6,10 @@ at a million rows."""
 from __future__ import annotations
 
 import django_tables2 as tables
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from smsportal.tables import EmptyState, HtmxTable, SelectionColumn, StatusColumn
@@ -29,6 +32,10 @@ class ChoiceStatusColumn(StatusColumn):
 
 
 class ContactTable(HtmxTable):
+    """The contacts table. Its rows are rendered in one pass in Python (``rows_html``, template
+    ``contacts/_contact_table.html``): django-tables2's cell-by-cell rendering costs ~0.8 ms a row, too much for
+    the contacts pages' budget. Header, sorting, filters, pagination and selection stay the shared ones."""
+
     selected = SelectionColumn()
     phone = tables.Column(verbose_name=_("Phone"), linkify=("contacts:detail", [tables.A("pk")]))
     last_name = tables.Column(verbose_name=_("Name"), order_by=("last_name", "first_name", "id"), empty_values=())
@@ -50,10 +57,46 @@ class ContactTable(HtmxTable):
         fields = ("selected", "phone", "last_name", "status", "country", "attributes", "created_at")
         order_by = ("-created_at",)
         row_attrs = {"data-contact": lambda record: record.pk}
+        template_name = "contacts/_contact_table.html"
 
     def __init__(self, *args, field_labels: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.field_labels = field_labels or {}
+
+    def rows_html(self):
+        """Every row of the current page as HTML, escaped by ``format_html`` (same cells as the columns)."""
+        page = getattr(self, "page", None)
+        records = [row.record for row in (page.object_list if page is not None else self.rows)]
+        if not records:
+            return ""
+        detail = reverse("contacts:detail", args=[0])[: -len("0/")]
+        tz = timezone.get_current_timezone()
+        form_id = self.bulk_form_id
+        status_labels = dict(Contact.Status.choices)
+        html = []
+        for c in records:
+            html.append(
+                format_html(
+                    '<tr data-contact="{}">'
+                    '<td class="col-select"><input type="checkbox" class="form-check-input" name="selected" value="{}" '
+                    'form="{}" data-select-row aria-label="Select row"></td>'
+                    '<td><a href="{}{}/">{}</a></td><td>{}</td>'
+                    '<td><span class="badge badge-status tone-{}">{}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+                    c.pk,
+                    c.pk,
+                    form_id,
+                    detail,
+                    c.pk,
+                    c.phone,
+                    c.full_name or format_html('<span class="text-secondary">{}</span>', "—"),
+                    STATUS_TONES.get(c.status, "muted"),
+                    status_labels.get(c.status, c.status),
+                    c.country or "—",
+                    self.render_attributes(c.attributes, c),
+                    timezone.localtime(c.created_at, tz).strftime("%Y-%m-%d %H:%M") if c.created_at else "—",
+                )
+            )
+        return mark_safe("".join(html))  # noqa: S308 - every part above went through format_html
 
     def render_last_name(self, value, record):
         name = record.full_name
