@@ -5,7 +5,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group as AuthGroup
 from django.utils import timezone
 
-from campaigns.models import Campaign, InboundMessage, Message, MessageEvent, TestNumber
+from campaigns.models import (
+    Campaign,
+    CampaignLane,
+    CampaignMinute,
+    InboundMessage,
+    Message,
+    MessageEvent,
+    TestNumber,
+    ThrottleBucket,
+)
 from contacts.models import (
     BlocklistEntry,
     Contact,
@@ -20,7 +29,7 @@ from contacts.models import (
     SavedSegment,
 )
 from providers.models import ExternalMapping, ProviderAccount, ProviderRequestLog, SyncRun
-from smsportal.models import AuditLog, WorkspaceSettings
+from smsportal.models import AuditLog, AutoReply, Conversation, KeywordRule, WorkspaceSettings
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -160,6 +169,8 @@ class ImportPresetFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"Preset {n}")
     header_signature = "abc"
+    header = factory.LazyFunction(lambda: ["Phone", "First name"])
+    mapping = factory.LazyFunction(lambda: {"0": "phone", "1": "first_name"})
 
 
 class ProviderAccountFactory(factory.django.DjangoModelFactory):
@@ -252,3 +263,55 @@ class TestNumberFactory(factory.django.DjangoModelFactory):
 
     phone = factory.Sequence(lambda n: f"+4676{n:07d}")
     label = factory.Sequence(lambda n: f"Phone {n}")
+
+
+class CampaignLaneFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CampaignLane
+
+    campaign = factory.SubFactory(CampaignFactory)
+    lane = factory.Sequence(int)
+    holder = ""
+
+
+class ThrottleBucketFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ThrottleBucket
+
+    key = factory.Sequence(lambda n: f"account:{n}")
+
+
+class CampaignMinuteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CampaignMinute
+
+    campaign = factory.SubFactory(CampaignFactory)
+    minute = factory.LazyFunction(lambda: timezone.now().replace(second=0, microsecond=0))
+
+
+class KeywordRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = KeywordRule
+
+    kind = KeywordRule.Kind.OPT_OUT
+    language = "en"
+    keywords = factory.LazyFunction(lambda: ["STOP"])
+    auto_reply = ""
+
+
+class AutoReplyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AutoReply
+
+    phone = factory.Sequence(lambda n: f"+4670{n:07d}")
+    kind = KeywordRule.Kind.OPT_OUT
+    day = factory.LazyFunction(lambda: timezone.localdate())
+    text = "You are unsubscribed."
+
+
+class ConversationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Conversation
+
+    phone = factory.Sequence(lambda n: f"+4670{n:07d}")
+    last_at = factory.LazyFunction(timezone.now)
