@@ -50,9 +50,10 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     if not os.path.exists(CHROMIUM):
-        pytest.skip(
-            f"Chromium not found at {CHROMIUM}: install it (apt-get install chromium) or set SMSPORTAL_CHROMIUM"
-        )
+        why = f"Chromium not found at {CHROMIUM}: install it (apt-get install chromium) or set SMSPORTAL_CHROMIUM"
+        if os.environ.get("SMSPORTAL_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"SMSPORTAL_REQUIRE_BROWSER=1 but {why}")
+        pytest.skip(why)
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
