@@ -1,8 +1,10 @@
 """Set-based SQL for imports and bulk actions, on SQLite and PostgreSQL.
 
 One statement per batch, never one per row: a list of phones or ids travels as ONE parameter (a JSON array read
-with ``json_each`` on SQLite, an array with ``= ANY`` / ``unnest`` on PostgreSQL), so a 10,000-row batch is a
-handful of statements whatever its size. Table and column names come from the models.
+with ``json_each`` on SQLite; on PostgreSQL one string split by ``string_to_array``: psycopg would otherwise quote
+every array element in Python), and rows travel by ``executemany`` on SQLite and ``COPY`` into a temporary table
+on PostgreSQL. A 10,000-row batch is a handful of statements whatever its size. Table and column names come from
+the models.
 """
 
 # ruff: noqa: S608  (table and column names come from model metadata; every value is a parameter)
@@ -11,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .models import BlocklistEntry, Contact, GroupMembership, ImportRowError, ListMembership
@@ -25,11 +27,50 @@ def _pg() -> bool:
     return connection.vendor == "postgresql"
 
 
+_SEP = "\x1f"  # never in a phone or a status; control characters are stripped from imported text
+
+
+def _pg_array(values: Sequence) -> tuple[str, list]:
+    """A PostgreSQL array expression with ONE text parameter."""
+    values = list(values)
+    if values and all(isinstance(v, int) for v in values):
+        return "string_to_array(%s, ',')::bigint[]", [",".join(map(str, values))]
+    return "string_to_array(%s, E'\\x1f')", [_SEP.join(values)]
+
+
 def in_list(column: str, values: Sequence) -> tuple[str, list]:
     """``column IN (values)`` as SQL with one parameter."""
     if _pg():
-        return f"{column} = ANY(%s)", [list(values)]
+        array, params = _pg_array(values)
+        return f"{column} = ANY({array})", params
     return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(list(values))]
+
+
+def _pg_copy(cursor, table: str, columns: Sequence[str], rows) -> None:
+    """COPY rows into a table (psycopg formats them in C)."""
+    raw = getattr(cursor, "cursor", cursor)
+    with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+_STAGE = "contacts_stage"
+
+
+def _pg_stage(cursor, rows, *, with_id: bool) -> None:
+    """Fill the session's staging table (created on first use) with (id?, phone/first/last/attributes/country/
+    search) rows. Callers run inside a transaction and empty it after use."""
+    cursor.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (id bigint, phone varchar(16), first_name varchar(100), "
+        "last_name varchar(100), attributes text, country varchar(2), search_text text) ON COMMIT DELETE ROWS"
+    )
+    cursor.execute(f"DELETE FROM {_STAGE}")
+    if with_id:
+        columns = ("id", "first_name", "last_name", "attributes", "country", "search_text")
+        _pg_copy(cursor, _STAGE, columns, rows)
+    else:
+        columns = ("phone", "first_name", "last_name", "attributes", "country", "search_text")
+        _pg_copy(cursor, _STAGE, columns, (r[:6] for r in rows))
 
 
 def now_db():
@@ -57,29 +98,56 @@ def existing_contacts(phones: Sequence[str]) -> dict[str, tuple]:
         return {r[0]: (r[1], r[2], r[3], _json_value(r[4]), r[5], r[6], r[7]) for r in cursor.fetchall()}
 
 
-def lookup_phones(phones: Sequence[str]) -> tuple[dict[str, tuple], dict[str, str]]:
+def lookup_phones(phones: Sequence[str], *, seen_table: str = "", mark: int | None = None):
     """One pass over a batch's phones: (existing contacts as ``existing_contacts`` gives them, blocklisted phone →
-    reason)."""
+    reason). With ``seen_table`` (PostgreSQL imports, see ``seen_table_create``), a contact whose phone is in it
+    comes back with ``import_mark = mark``: seen earlier in this import."""
     if not phones:
         return {}, {}
     if _pg():
-        source, params = "unnest(%s::varchar[]) AS j(value)", [list(phones)]
+        array, params = _pg_array(phones)
+        source = f"unnest({array}) AS j(value)"
     else:
         source, params = "json_each(%s) AS j", [json.dumps(list(phones))]
+    seen_join, seen_col = "", "NULL"
+    if seen_table:
+        seen_join, seen_col = f" LEFT JOIN {seen_table} AS s ON s.phone = j.value", "s.phone"
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT j.value, c.id, c.first_name, c.last_name, c.attributes, c.status, c.country, c.import_mark, "
-            f"b.reason FROM {source} LEFT JOIN {C} AS c ON c.phone = j.value LEFT JOIN {B} AS b ON b.phone = j.value "
-            "WHERE c.id IS NOT NULL OR b.id IS NOT NULL",
+            f"b.reason, {seen_col} FROM {source} LEFT JOIN {C} AS c ON c.phone = j.value "
+            f"LEFT JOIN {B} AS b ON b.phone = j.value{seen_join} WHERE c.id IS NOT NULL OR b.id IS NOT NULL",
             params,
         )
         contacts, blocked = {}, {}
         for r in cursor.fetchall():
             if r[1] is not None:
-                contacts[r[0]] = (r[1], r[2], r[3], _json_value(r[4]), r[5], r[6], r[7])
+                contacts[r[0]] = (r[1], r[2], r[3], _json_value(r[4]), r[5], r[6], mark if r[9] else r[7])
             if r[8] is not None:
                 blocked[r[0]] = r[8]
         return contacts, blocked
+
+
+def seen_table_create(import_id: int) -> str:
+    """PostgreSQL: a session table of the phones an import found unchanged (or skipped). Marking them in
+    ``contacts_contact`` instead would rewrite every such row (a new tuple version, WAL, index entries): a re-import
+    of a million unchanged contacts would cost as much as importing them. Temporary: no WAL, gone with the session."""
+    name = f"contacts_seen_{int(import_id)}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} (phone varchar(16) PRIMARY KEY)")
+    return name
+
+
+def seen_table_add(name: str, phones: Sequence[str]) -> None:
+    if phones:
+        array, params = _pg_array(phones)
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {name} (phone) SELECT unnest({array}) ON CONFLICT DO NOTHING", params)
+
+
+def seen_table_drop(name: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def blocked_phones(phones: Sequence[str]) -> dict[str, str]:
@@ -126,16 +194,16 @@ def insert_contacts(rows: Sequence[tuple], *, mark: int | None) -> int:
     cols = ", ".join(_CONTACT_INSERT_COLS)
     with connection.cursor() as cursor:
         if _pg():
-            columns = zip(*(r[:6] for r in rows), strict=True)
-            phones, firsts, lasts, attrs, countries, searches = (list(x) for x in columns)
-            cursor.execute(
-                f"INSERT INTO {C} ({cols}) "
-                "SELECT p, f, l, a::jsonb, 'active', c, s, %s, %s, %s "
-                "FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::text[], %s::varchar[], %s::text[]) "
-                "AS v(p, f, l, a, c, s) ON CONFLICT (phone) DO NOTHING",
-                [mark, now, now, phones, firsts, lasts, attrs, countries, searches],
-            )
-            return cursor.rowcount
+            with transaction.atomic():
+                _pg_stage(cursor, rows, with_id=False)
+                cursor.execute(
+                    f"INSERT INTO {C} ({cols}) SELECT phone, first_name, last_name, attributes::jsonb, 'active', "
+                    f"country, search_text, %s, %s, %s FROM {_STAGE} ON CONFLICT (phone) DO NOTHING",
+                    [mark, now, now],
+                )
+                inserted = cursor.rowcount
+                cursor.execute(f"DELETE FROM {_STAGE}")
+            return inserted
         # The same mark and time on every row are written as literals (an int and our own timestamp), so each
         # row's parameters are the record tuple itself, with no per-row tuple building.
         literal_mark = "NULL" if mark is None else str(int(mark))
@@ -155,14 +223,15 @@ def update_contacts(rows: Sequence[tuple], *, mark: int | None) -> None:
     now = now_db()
     with connection.cursor() as cursor:
         if _pg():
-            ids, firsts, lasts, attrs, countries, searches = (list(x) for x in zip(*rows, strict=True))
-            cursor.execute(
-                f"UPDATE {C} AS t SET first_name = v.f, last_name = v.l, attributes = v.a::jsonb, country = v.c, "
-                "search_text = v.s, import_mark = %s, updated_at = %s "
-                "FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::text[], %s::varchar[], %s::text[]) "
-                "AS v(id, f, l, a, c, s) WHERE t.id = v.id",
-                [mark, now, ids, firsts, lasts, attrs, countries, searches],
-            )
+            with transaction.atomic():
+                _pg_stage(cursor, rows, with_id=True)
+                cursor.execute(
+                    f"UPDATE {C} AS t SET first_name = v.first_name, last_name = v.last_name, "
+                    "attributes = v.attributes::jsonb, country = v.country, search_text = v.search_text, "
+                    f"import_mark = %s, updated_at = %s FROM {_STAGE} AS v WHERE t.id = v.id",
+                    [mark, now],
+                )
+                cursor.execute(f"DELETE FROM {_STAGE}")
             return
         cursor.executemany(
             f"UPDATE {C} SET first_name = %s, last_name = %s, attributes = %s, country = %s, search_text = %s, "
@@ -225,10 +294,11 @@ def insert_blocklist(
     cols = "phone, reason, source, note, created_by_id, created_at, import_mark"
     with connection.cursor() as cursor:
         if _pg():
+            array, params = _pg_array(phones)
             cursor.execute(
-                f"INSERT INTO {B} ({cols}) SELECT p, %s, %s, %s, %s, %s, %s FROM unnest(%s::varchar[]) AS v(p) "
+                f"INSERT INTO {B} ({cols}) SELECT p, %s, %s, %s, %s, %s, %s FROM unnest({array}) AS v(p) "
                 "ON CONFLICT (phone) DO NOTHING",
-                [reason, source[:200], note, user_id, now, mark, list(phones)],
+                [reason, source[:200], note, user_id, now, mark, *params],
             )
             return cursor.rowcount
         cursor.executemany(
@@ -270,11 +340,11 @@ def insert_row_errors(import_id: int, errors: Sequence[tuple[int, list, str]]) -
         return
     with connection.cursor() as cursor:
         if _pg():
-            numbers, values, reasons = (list(x) for x in zip(*errors, strict=True))
-            cursor.execute(
-                f'INSERT INTO {E} (import_run_id, row_number, "values", reason) '
-                "SELECT %s, n, v::jsonb, r FROM unnest(%s::integer[], %s::text[], %s::varchar[]) AS x(n, v, r)",
-                [import_id, numbers, [json.dumps(v) for v in values], [r[:300] for r in reasons]],
+            _pg_copy(
+                cursor,
+                E,
+                ("import_run_id", "row_number", '"values"', "reason"),
+                ((import_id, n, json.dumps(v), r[:300]) for n, v, r in errors),
             )
             return
         cursor.executemany(

@@ -44,10 +44,10 @@ class ContactFilter(HtmxFilterSet):
         return selectors.contacts_matching(queryset, value)
 
     def filter_group(self, queryset, name, value):
-        return queryset.filter(groupmembership__group=value) if value else queryset
+        return selectors.in_group(queryset, value) if value else queryset
 
     def filter_list(self, queryset, name, value):
-        return queryset.filter(listmembership__contact_list=value) if value else queryset
+        return selectors.in_list(queryset, value) if value else queryset
 
     @staticmethod
     def _day_start(day: dt.date) -> dt.datetime:

@@ -236,6 +236,7 @@ class ImportRunner:
         self.list_ids: dict[str, int] = {}
         self.source_label = f"Import #{imp.pk}: {imp.original_name}"[:200]
         columns = (imp.mapping or {}).get("columns") or []
+        self.seen_table = ""  # PostgreSQL: see bulk.seen_table_create
         self.needs_memberships = bool(
             imp.target_group_id or imp.target_list_id or "group" in columns or "list" in columns
         )
@@ -279,6 +280,8 @@ class ImportRunner:
                 chunks = _row_chunks(records, chunk_rows(), reader)
                 first_row = None
             done = skip
+            if connection.vendor == "postgresql" and imp.mode != Import.Mode.BLOCKLIST:
+                self.seen_table = bulk.seen_table_create(imp.pk)
             with normalizer(spec, worker_count(imp.file_size)) as normalize, _lean_connection():
                 for chunk, count, results, raws in normalize(chunks):
                     if self._cancel_requested():
@@ -310,6 +313,11 @@ class ImportRunner:
             if records is not None:
                 records.close()
             fileobj.close()
+            if self.seen_table:
+                try:
+                    bulk.seen_table_drop(self.seen_table)
+                except Exception:  # the session may be gone; the table went with it
+                    log.warning("could not drop %s", self.seen_table)
         self._finish(Import.Status.DONE, "")
 
     def _spec(self) -> RowSpec:
@@ -329,6 +337,13 @@ class ImportRunner:
             phone_only=imp.mode == Import.Mode.BLOCKLIST,
         )
 
+    def _refresh_statistics(self) -> None:
+        try:
+            self.imp.refresh_from_db(fields=["created_count", "updated_count", "mode"])
+            _analyze(self.imp)
+        except Exception:  # statistics are an optimisation: never fail an import for them
+            log.warning("ANALYZE after import %s failed", self.imp.pk, exc_info=True)
+
     def _cancel_requested(self) -> bool:
         return bool(Import.objects.filter(pk=self.imp.pk, cancel_requested=True).exists())
 
@@ -337,6 +352,11 @@ class ImportRunner:
     def _apply(self, cells: list, first_row: int, results: list, fraction: float, end_offset: int = 0) -> None:
         """One batch: ``cells[i]`` is on spreadsheet row ``first_row + i``; ``results[i]`` is its Record tuple,
         a refusal reason, or None (blank row)."""
+        if connection.vendor == "postgresql":
+            # Each batch commits without waiting for its WAL flush: a crash can lose the last batches, but their
+            # rows and counters together (one transaction), so a retry resumes exactly after what is on disk.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
         counts = dict.fromkeys(("created", "updated", "unchanged", "skipped", "duplicate", "invalid", "blocked"), 0)
         empty = 0
         errors: list[tuple[int, list, str]] = []
@@ -382,13 +402,13 @@ class ImportRunner:
         )
 
     def _apply_contacts(self, batch: dict, cells: list, counts: dict, errors: list) -> None:
-        existing, blocked = bulk.lookup_phones(list(batch))
+        existing, blocked = bulk.lookup_phones(list(batch), seen_table=self.seen_table, mark=self.mark)
         for phone, reason in blocked.items():
             row, index, _record = batch.pop(phone)
             counts["blocked"] += 1
             label = BlocklistEntry.Reason(reason).label if reason in BlocklistEntry.Reason.values else reason
             errors.append((row, stored_values(cells[index]), f"{phone} is on the blocklist ({label}); not imported."))
-        new_rows, updates, touched_ids = [], [], []
+        new_rows, updates, touched_ids, touched_phones = [], [], [], []
         accepted = [] if self.needs_memberships else None
         mark, add_only = self.mark, self.mode == Import.Mode.ADD_ONLY
         if not existing:
@@ -413,11 +433,13 @@ class ImportRunner:
                 if add_only:
                     counts["skipped"] += 1
                     touched_ids.append(contact_id)
+                    touched_phones.append(phone)
                     continue
                 merged = _merge(ex, rec)
                 if merged is None:
                     counts["unchanged"] += 1
                     touched_ids.append(contact_id)
+                    touched_phones.append(phone)
                 else:
                     counts["updated"] += 1
                     updates.append(merged)
@@ -428,13 +450,16 @@ class ImportRunner:
         else:
             # Someone created some of these numbers between our lookup and the insert (another import, the UI):
             # classify those rows again as existing contacts.
-            counts["created"] += self._reclassify_raced(new_rows, batch, counts, updates, touched_ids)
+            counts["created"] += self._reclassify_raced(new_rows, batch, counts, updates, touched_ids, touched_phones)
         bulk.update_contacts(updates, mark=self.mark)
-        bulk.mark_contacts(touched_ids, mark=self.mark)
+        if self.seen_table:
+            bulk.seen_table_add(self.seen_table, touched_phones)
+        else:
+            bulk.mark_contacts(touched_ids, mark=self.mark)
         if accepted:
             self._memberships(accepted)
 
-    def _reclassify_raced(self, new_rows, batch, counts, updates, touched_ids) -> int:
+    def _reclassify_raced(self, new_rows, batch, counts, updates, touched_ids, touched_phones) -> int:
         """Returns how many of ``new_rows`` this import did create."""
         phones = [r[0] for r in new_rows]
         now_existing = bulk.existing_contacts(phones)
@@ -450,11 +475,13 @@ class ImportRunner:
             if self.mode == Import.Mode.ADD_ONLY:
                 counts["skipped"] += 1
                 touched_ids.append(ex[0])
+                touched_phones.append(phone)
                 continue
             merged = _merge(ex, rec)
             if merged is None:
                 counts["unchanged"] += 1
                 touched_ids.append(ex[0])
+                touched_phones.append(phone)
             else:
                 counts["updated"] += 1
                 updates.append(merged)
@@ -547,6 +574,7 @@ class ImportRunner:
     # --- the end ------------------------------------------------------------------------------------------
 
     def _finish(self, status: str, message: str) -> None:
+        self._refresh_statistics()
         Import.objects.filter(pk=self.imp.pk).update(
             status=status,
             error_message=message,
@@ -579,6 +607,21 @@ class ImportRunner:
             changes=changes,
             source="import",
         )
+
+
+ANALYZE_AFTER_ROWS = 10_000
+
+
+def _analyze(imp: Import) -> None:
+    """After a big import on PostgreSQL, fresh planner statistics at once (autovacuum may take minutes): without
+    them a search for a common name picks the trigram index and sorts every match instead of reading the newest
+    contacts first (280 ms instead of 20 ms at 1M contacts)."""
+    written = imp.created_count + imp.updated_count
+    if connection.vendor != "postgresql" or written < ANALYZE_AFTER_ROWS:
+        return
+    table = BlocklistEntry._meta.db_table if imp.mode == Import.Mode.BLOCKLIST else Contact._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {table}")
 
 
 def _merge(existing: tuple, rec: tuple):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from .models import BlocklistEntry, Contact, GroupMembership, ListMembership, SavedSegment
 from .phone import normalize_phone
@@ -169,12 +169,32 @@ def contact_queryset() -> QuerySet[Contact]:
     return Contact.objects.only(*TABLE_FIELDS)
 
 
+MEMBER_ORDER = "member_order"
+
+
+def in_group(qs: QuerySet[Contact], group) -> QuerySet[Contact]:
+    """Contacts of ``qs`` in a group, with ``member_order`` = the membership's contact id: ordering by it walks the
+    (group, contact) index backwards and stops after a page, where ordering by the contact's own id would sort every
+    member first (400 ms for a 460k-member group on SQLite). See ``ContactTable.order_created_at``."""
+    if MEMBER_ORDER in qs.query.annotations:
+        return qs.filter(Exists(GroupMembership.objects.filter(contact=OuterRef("pk"), group=group)))
+    return qs.filter(groupmembership__group=group).annotate(**{MEMBER_ORDER: F("groupmembership__contact_id")})
+
+
+def in_list(qs: QuerySet[Contact], contact_list) -> QuerySet[Contact]:
+    if MEMBER_ORDER in qs.query.annotations:
+        return qs.filter(Exists(ListMembership.objects.filter(contact=OuterRef("pk"), contact_list=contact_list)))
+    return qs.filter(listmembership__contact_list=contact_list).annotate(
+        **{MEMBER_ORDER: F("listmembership__contact_id")}
+    )
+
+
 def group_members(group) -> QuerySet[Contact]:
-    return Contact.objects.filter(groupmembership__group=group).only(*TABLE_FIELDS)
+    return in_group(Contact.objects.only(*TABLE_FIELDS), group)
 
 
 def list_members(contact_list) -> QuerySet[Contact]:
-    return Contact.objects.filter(listmembership__contact_list=contact_list).only(*TABLE_FIELDS)
+    return in_list(Contact.objects.only(*TABLE_FIELDS), contact_list)
 
 
 def import_preview(imp, info) -> list[dict]:

@@ -63,6 +63,14 @@ class ContactTable(HtmxTable):
         super().__init__(*args, **kwargs)
         self.field_labels = field_labels or {}
 
+    def order_created_at(self, queryset, is_descending):
+        """Newest first by id; within a group or list, by the membership's contact id (same order, but read from
+        the membership index: see ``selectors.in_group``)."""
+        from .selectors import MEMBER_ORDER
+
+        key = MEMBER_ORDER if MEMBER_ORDER in queryset.query.annotations else "id"
+        return queryset.order_by(f"-{key}" if is_descending else key), True
+
     def rows_html(self):
         """Every row of the current page as HTML, escaped by ``format_html`` (same cells as the columns)."""
         page = getattr(self, "page", None)

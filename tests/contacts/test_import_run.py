@@ -353,3 +353,14 @@ def test_a_deleted_field_fails_the_run_with_a_message(django_capture_on_commit_c
     assert imp.status == Import.Status.FAILED
     assert "city" in imp.error_message
     assert not Contact.objects.exists()
+
+
+def test_an_existing_unchanged_number_twice_in_the_file_is_one_unchanged_and_one_duplicate(
+    settings, django_capture_on_commit_callbacks
+):
+    settings.IMPORT_BLOCK_BYTES = 12  # one row per batch: the repeat is found across batches
+    ContactFactory(phone="+46700000001", first_name="", last_name="")
+    imp = run_import(django_capture_on_commit_callbacks, "phone\n0700000001\n0700000002\n+46700000001\n")
+    assert (imp.unchanged_count, imp.created_count, imp.duplicate_count) == (1, 1, 1)
+    assert "earlier row" in reasons(imp)[4]
+    assert_counts_add_up(imp)
