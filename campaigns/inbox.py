@@ -49,13 +49,13 @@ from contacts import services as contact_services
 from contacts.models import BlocklistEntry, Contact
 from providers.adapters.base import Feature
 from providers.adapters.exceptions import ProviderError, ProviderValidationError
-from providers.adapters.types import MessageStatus, OutboundSMS, SendResult
+from providers.adapters.types import OutboundSMS, SendResult
 from smsportal.audit import audit
 from smsportal.models import AuditLog, AutoReply, Conversation, KeywordRule, WorkspaceSettings
 
 from . import inbox_selectors as selectors
 from . import keywords
-from .models import InboundMessage, Message, MessageEvent
+from .models import InboundMessage, Message
 from .segments import count_segments
 
 logger = logging.getLogger(__name__)
@@ -340,37 +340,13 @@ def _fail(message: Message, exc: ProviderError) -> None:
 def _hand_over(*, message: Message, account) -> SendResult:
     """Send one stored message through ``account`` and store the answer (as the campaign pipeline does: status,
     provider id, cost, first status poll, the raw answer as a MessageEvent). Raises ProviderError."""
-    from .sending import first_poll_at
+    from .sending import single_send_record
 
     adapter = account.get_adapter()
     Message.objects.filter(pk=message.pk).update(attempts=message.attempts + 1)
     outbound = OutboundSMS(to=message.to, text=message.text, sender=message.sender, client_ref=message.uuid.hex)
     result = adapter.send([outbound])[0]
-    now = timezone.now()
-    status = MessageStatus.QUEUED if result.status == MessageStatus.PENDING else result.status
-    final = status in Message.FINAL
-    Message.objects.filter(pk=message.pk).update(
-        status=status,
-        external_id=result.external_id[:128],
-        segments=result.segments or message.segments,
-        cost=result.cost,
-        error_code=str(result.error_code)[:50],
-        error_text=str(result.error_message)[:500],
-        handed_over_at=now,
-        failed_at=now if final and status != MessageStatus.DELIVERED else None,
-        next_poll_at=None if final else first_poll_at(type(adapter), now),
-        reconcile_after=now + timedelta(seconds=30) if status == MessageStatus.UNKNOWN else None,
-    )
-    MessageEvent.objects.create(
-        message=message,
-        account=account,
-        kind=MessageEvent.Kind.SEND,
-        external_id=result.external_id[:128],
-        raw_status=str(result.status),
-        status=status,
-        raw=result.raw if isinstance(result.raw, dict | list) else {"raw": str(result.raw or "")},
-        occurred_at=now,
-    )
+    single_send_record(message=message, account=account, adapter_cls=type(adapter), result=result, now=timezone.now())
     message.refresh_from_db()
     return result
 

@@ -549,6 +549,37 @@ RESULT_COLUMNS = (
 )
 
 
+def single_send_record(*, message: Message, account, adapter_cls, result: SendResult, now) -> str:
+    """Store a provider's answer for one message sent outside a campaign's lanes (test sends, inbox replies,
+    auto-replies): status, provider id, cost, first status poll, reconcile time, and the raw answer as a
+    MessageEvent. Returns the stored status."""
+    status = MessageStatus.QUEUED if result.status == MessageStatus.PENDING else result.status
+    final = status in Message.FINAL
+    Message.objects.filter(pk=message.pk).update(
+        status=status,
+        external_id=result.external_id[:128],
+        segments=result.segments or message.segments,
+        cost=result.cost,
+        error_code=str(result.error_code)[:50],
+        error_text=str(result.error_message)[:500],
+        handed_over_at=now,
+        failed_at=now if final and status != MessageStatus.DELIVERED else None,
+        next_poll_at=None if final else first_poll_at(adapter_cls, now),
+        reconcile_after=now + timedelta(seconds=30) if status == MessageStatus.UNKNOWN else None,
+    )
+    MessageEvent.objects.create(
+        message=message,
+        account=account,
+        kind=MessageEvent.Kind.SEND,
+        external_id=result.external_id[:128],
+        raw_status=str(result.status),
+        status=status,
+        raw=result.raw if isinstance(result.raw, dict | list) else {"raw": str(result.raw or "")},
+        occurred_at=now,
+    )
+    return status
+
+
 def record_results(campaign, account, adapter, messages, chunk: ChunkResult, token: str, log_entries) -> None:
     """Store a chunk's outcome in one transaction (monotonic: a report that beat the answer is kept)."""
     now = timezone.now()

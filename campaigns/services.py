@@ -584,33 +584,10 @@ def campaign_test_send(
                 )
                 results.append(TestSendResult(m.to, False, f"{m.to}: not sent — {exc}", m))
         else:
-            from .sending import first_poll_at
+            from .sending import single_send_record
 
             for m, r in zip(to_send, answers, strict=True):
-                status = MessageStatus.QUEUED if r.status == MessageStatus.PENDING else r.status
-                final = status in Message.FINAL
-                Message.objects.filter(pk=m.pk).update(
-                    status=status,
-                    external_id=r.external_id[:128],
-                    segments=r.segments or m.segments,
-                    cost=r.cost,
-                    error_code=str(r.error_code)[:50],
-                    error_text=str(r.error_message)[:500],
-                    handed_over_at=now,
-                    failed_at=now if final and status != MessageStatus.DELIVERED else None,
-                    next_poll_at=None if final else first_poll_at(type(adapter), now),
-                    reconcile_after=now + timedelta(seconds=30) if status == MessageStatus.UNKNOWN else None,
-                )
-                MessageEvent.objects.create(
-                    message=m,
-                    account=account,
-                    kind=MessageEvent.Kind.SEND,
-                    external_id=r.external_id[:128],
-                    raw_status=str(r.status),
-                    status=status,
-                    raw=r.raw if isinstance(r.raw, dict | list) else {"raw": str(r.raw or "")},
-                    occurred_at=now,
-                )
+                status = single_send_record(message=m, account=account, adapter_cls=type(adapter), result=r, now=now)
                 if r.ok:
                     results.append(TestSendResult(m.to, True, f"{m.to}: handed over ({status}).", m))
                 else:

@@ -5,9 +5,17 @@ from django.db import models
 from .models import AuditLog
 
 
-def audit(*, actor=None, action: str, obj: models.Model | None = None, object_type: str = "",
-          object_id: str = "", object_repr: str = "", changes: dict | None = None,
-          source: str = "") -> AuditLog:
+def audit(
+    *,
+    actor=None,
+    action: str,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    object_repr: str = "",
+    changes: dict | None = None,
+    source: str = "",
+) -> AuditLog:
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)

@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contacts', '0002_search_import_progress'),
+        ("contacts", "0002_search_import_progress"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='import',
-            name='resume_offset',
-            field=models.PositiveBigIntegerField(default=0, help_text='Byte offset after the last saved batch of a CSV file (where a retry continues).'),
+            model_name="import",
+            name="resume_offset",
+            field=models.PositiveBigIntegerField(
+                default=0, help_text="Byte offset after the last saved batch of a CSV file (where a retry continues)."
+            ),
         ),
     ]

@@ -44,8 +44,13 @@ class SandboxAdapter(BaseAdapter):
         "CANCELLED": MessageStatus.CANCELLED,
     }
     option_fields = (
-        CredentialField("failure_rate", "Failure share (0–1)", required=False, initial="0.05",
-                        help_text="Share of messages that end undelivered."),
+        CredentialField(
+            "failure_rate",
+            "Failure share (0–1)",
+            required=False,
+            initial="0.05",
+            help_text="Share of messages that end undelivered.",
+        ),
         CredentialField("sent_after", "Seconds until 'sent'", required=False, initial="1"),
         CredentialField("delivered_after", "Seconds until 'delivered'", required=False, initial="3"),
     )
@@ -64,14 +69,26 @@ class SandboxAdapter(BaseAdapter):
         results = []
         for m in batch:
             if m.msisdn.endswith("0000"):
-                results.append(SendResult(m.client_ref, MessageStatus.REJECTED, error_code="SBX-400",
-                                          error_message="Sandbox rejects numbers ending in 0000", raw={}))
+                results.append(
+                    SendResult(
+                        m.client_ref,
+                        MessageStatus.REJECTED,
+                        error_code="SBX-400",
+                        error_message="Sandbox rejects numbers ending in 0000",
+                        raw={},
+                    )
+                )
                 continue
             ext = f"sbx-{now_ms}-{uuid.UUID(m.client_ref).hex if _is_uuid(m.client_ref) else m.client_ref}"
             segments = count_segments(m.text).segments
             results.append(
-                SendResult(m.client_ref, MessageStatus.QUEUED, external_id=ext, segments=segments,
-                           raw={"id": ext, "status": "ACCEPTED"})
+                SendResult(
+                    m.client_ref,
+                    MessageStatus.QUEUED,
+                    external_id=ext,
+                    segments=segments,
+                    raw={"id": ext, "status": "ACCEPTED"},
+                )
             )
         return results
 

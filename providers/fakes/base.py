@@ -88,8 +88,7 @@ class FakeProvider:
         return f"http://{host}:{port}"
 
     def start(self) -> FakeProvider:
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
@@ -137,7 +136,7 @@ class FakeProvider:
                     method=self.command,
                     path=parts.path,
                     query=parse_qs(parts.query, keep_blank_values=True),
-                    headers={k: v for k, v in self.headers.items()},
+                    headers=dict(self.headers.items()),
                     body=body,
                 )
                 if fake.latency:

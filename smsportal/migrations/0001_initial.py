@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,38 +15,94 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='WorkspaceSettings',
+            name="WorkspaceSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('timezone', models.CharField(max_length=64, validators=[smsportal.models.validate_timezone])),
-                ('default_country', models.CharField(help_text='Used to read national phone numbers.', max_length=2, validators=[smsportal.models.validate_region])),
-                ('default_sender', models.CharField(blank=True, max_length=32)),
-                ('require_approval', models.BooleanField(default=False, help_text='Campaigns must be approved by an Approver before they can be sent.')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100)),
+                ("timezone", models.CharField(max_length=64, validators=[smsportal.models.validate_timezone])),
+                (
+                    "default_country",
+                    models.CharField(
+                        help_text="Used to read national phone numbers.",
+                        max_length=2,
+                        validators=[smsportal.models.validate_region],
+                    ),
+                ),
+                ("default_sender", models.CharField(blank=True, max_length=32)),
+                (
+                    "require_approval",
+                    models.BooleanField(
+                        default=False, help_text="Campaigns must be approved by an Approver before they can be sent."
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'workspace settings',
-                'verbose_name_plural': 'workspace settings',
+                "verbose_name": "workspace settings",
+                "verbose_name_plural": "workspace settings",
             },
         ),
         migrations.CreateModel(
-            name='AuditLog',
+            name="AuditLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('actor_label', models.CharField(blank=True, help_text='User name or system source.', max_length=150)),
-                ('action', models.CharField(choices=[('create', 'Created'), ('update', 'Updated'), ('delete', 'Deleted'), ('import', 'Imported'), ('export', 'Exported'), ('block', 'Blocked'), ('unblock', 'Unblocked'), ('opt_out', 'Opted out'), ('opt_in', 'Opted in'), ('schedule', 'Scheduled'), ('start', 'Started'), ('pause', 'Paused'), ('resume', 'Resumed'), ('cancel', 'Cancelled'), ('approve', 'Approved'), ('send', 'Sent'), ('sync', 'Synced'), ('login', 'Logged in'), ('settings', 'Changed settings')], max_length=20)),
-                ('object_type', models.CharField(blank=True, max_length=50)),
-                ('object_id', models.CharField(blank=True, max_length=64)),
-                ('object_repr', models.CharField(blank=True, max_length=200)),
-                ('changes', models.JSONField(blank=True, default=dict)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("actor_label", models.CharField(blank=True, help_text="User name or system source.", max_length=150)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("create", "Created"),
+                            ("update", "Updated"),
+                            ("delete", "Deleted"),
+                            ("import", "Imported"),
+                            ("export", "Exported"),
+                            ("block", "Blocked"),
+                            ("unblock", "Unblocked"),
+                            ("opt_out", "Opted out"),
+                            ("opt_in", "Opted in"),
+                            ("schedule", "Scheduled"),
+                            ("start", "Started"),
+                            ("pause", "Paused"),
+                            ("resume", "Resumed"),
+                            ("cancel", "Cancelled"),
+                            ("approve", "Approved"),
+                            ("send", "Sent"),
+                            ("sync", "Synced"),
+                            ("login", "Logged in"),
+                            ("settings", "Changed settings"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("object_type", models.CharField(blank=True, max_length=50)),
+                ("object_id", models.CharField(blank=True, max_length=64)),
+                ("object_repr", models.CharField(blank=True, max_length=200)),
+                ("changes", models.JSONField(blank=True, default=dict)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['object_type', 'object_id'], name='smsportal_a_object__9049a0_idx'), models.Index(fields=['action', '-created_at'], name='smsportal_a_action_e1eed0_idx'), models.Index(fields=['actor', '-created_at'], name='smsportal_a_actor_i_68c314_idx')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["object_type", "object_id"], name="smsportal_a_object__9049a0_idx"),
+                    models.Index(fields=["action", "-created_at"], name="smsportal_a_action_e1eed0_idx"),
+                    models.Index(fields=["actor", "-created_at"], name="smsportal_a_actor_i_68c314_idx"),
+                ],
             },
         ),
     ]

@@ -37,7 +37,7 @@ except (ValueError, ImproperlyConfigured):
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if DEBUG:
-        SECRET_KEY = "django-insecure-local-development-only-key-do-not-use-in-production"  # noqa: S105
+        SECRET_KEY = "django-insecure-local-development-only-key-do-not-use-in-production"
     else:
         _fail("SECRET_KEY is required when DJANGO_DEBUG is false (set it in the environment or .env)")
 
@@ -172,8 +172,7 @@ CREDENTIALS_KEYS = env.list("CREDENTIALS_KEY", default=[])
 if not CREDENTIALS_KEYS:
     if DEBUG:
         CREDENTIALS_KEYS = [
-            base64.urlsafe_b64encode(hashlib.sha256(b"smsportal-credentials:" + SECRET_KEY.encode()).digest())
-            .decode()
+            base64.urlsafe_b64encode(hashlib.sha256(b"smsportal-credentials:" + SECRET_KEY.encode()).digest()).decode()
         ]
     else:
         _fail("CREDENTIALS_KEY is required when DJANGO_DEBUG is false (generate one: see .env.example)")
@@ -190,7 +189,7 @@ else:
 # Default: kombu's filesystem transport, a broker that needs no server (fine for one machine).
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
-if not CELERY_BROKER_URL.split("://", 1)[0] in {"filesystem", "redis", "rediss", "amqp", "pyamqp", "memory"}:
+if CELERY_BROKER_URL.split("://", 1)[0] not in {"filesystem", "redis", "rediss", "amqp", "pyamqp", "memory"}:
     _fail(f"CELERY_BROKER_URL has an unsupported scheme: {CELERY_BROKER_URL.split('://', 1)[0]!r}")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -229,7 +228,10 @@ SMSPORTAL_ADAPTERS = [
     "providers.adapters.ogangi.OgangiAdapter",
     "providers.adapters.apifon.ApifonAdapter",
 ]
-PROVIDER_HTTP_TIMEOUT = (env.float("PROVIDER_CONNECT_TIMEOUT", default=5.0), env.float("PROVIDER_READ_TIMEOUT", default=30.0))
+PROVIDER_HTTP_TIMEOUT = (
+    env.float("PROVIDER_CONNECT_TIMEOUT", default=5.0),
+    env.float("PROVIDER_READ_TIMEOUT", default=30.0),
+)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
 # --- Security -------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-01234567
 # Eager by default; integration tests switch eagerness off and talk to TEST_BROKER_URL (Redis) for real.
 os.environ.setdefault("CELERY_BROKER_URL", os.environ.get("TEST_BROKER_URL", "memory://"))
 
-from .base import *  # noqa: E402,F403
+from .base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
