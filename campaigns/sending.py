@@ -694,31 +694,9 @@ def record_results(campaign, account, adapter, messages, chunk: ChunkResult, tok
 
 
 def _write_request_log(account_id: int, entries) -> None:
-    if not entries:
-        return
-    from providers.models import ProviderRequestLog
+    from providers.adapters.http import write_log_entries
 
-    try:
-        ProviderRequestLog.objects.bulk_create(
-            [
-                ProviderRequestLog(
-                    account_id=account_id,
-                    operation=e.operation[:50],
-                    method=e.method,
-                    url=e.url,
-                    request_headers=e.request_headers,
-                    request_body=e.request_body,
-                    status_code=e.status_code,
-                    response_body=e.response_body,
-                    duration_ms=e.duration_ms,
-                    error=e.error[:500],
-                )
-                for e in entries
-            ],
-            batch_size=200,
-        )
-    except Exception:  # the log must never lose a send result
-        logger.exception("could not write the provider request log")
+    write_log_entries(account_id, entries)
 
 
 def attach_orphan_reports(account, external_ids: list[str]) -> int:

@@ -177,29 +177,41 @@ def null_logger(entry: LogEntry) -> None:
     return None
 
 
+def write_log_entries(account_id: int | None, entries: list[LogEntry]) -> None:
+    """Store log entries as ProviderRequestLog rows in one statement. Never raises: the log must not break
+    (or lose the result of) a send."""
+    if account_id is None or not entries:
+        return
+    from providers.models import ProviderRequestLog
+
+    try:
+        ProviderRequestLog.objects.bulk_create(
+            [
+                ProviderRequestLog(
+                    account_id=account_id,
+                    operation=e.operation[:50],
+                    method=e.method,
+                    url=e.url,
+                    request_headers=e.request_headers,
+                    request_body=e.request_body,
+                    status_code=e.status_code,
+                    response_body=e.response_body,
+                    duration_ms=e.duration_ms,
+                    error=e.error[:500],
+                )
+                for e in entries
+            ],
+            batch_size=200,
+        )
+    except Exception:
+        logger.exception("could not write the provider request log")
+
+
 def db_logger(account_id: int | None) -> RequestLogger:
-    """Writes one ProviderRequestLog row per call (outside any caller transaction is not needed: rows are tiny)."""
+    """Writes one ProviderRequestLog row per call."""
 
     def write(entry: LogEntry) -> None:
-        if account_id is None:
-            return
-        from providers.models import ProviderRequestLog
-
-        try:
-            ProviderRequestLog.objects.create(
-                account_id=account_id,
-                operation=entry.operation[:50],
-                method=entry.method,
-                url=entry.url,
-                request_headers=entry.request_headers,
-                request_body=entry.request_body,
-                status_code=entry.status_code,
-                response_body=entry.response_body,
-                duration_ms=entry.duration_ms,
-                error=entry.error[:500],
-            )
-        except Exception:  # the log must never break a send
-            logger.exception("could not write the provider request log")
+        write_log_entries(account_id, [entry])
 
     return write
 
