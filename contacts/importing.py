@@ -85,6 +85,13 @@ def detect_encoding(head: bytes) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
+    # Mostly UTF-8 with a few stray Windows bytes (two files pasted together): still UTF-8, the stray bytes are
+    # read as Windows-1252 (see rows.decode_errors). Plain Windows-1252 text has (almost) no valid UTF-8 sequences.
+    text = head.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    good = sum(1 for c in text if c > "\x7f") - bad
+    if good > bad:
+        return "utf-8"
     try:
         head.decode("cp1252")
         return "cp1252"

@@ -298,3 +298,11 @@ def test_new_field_from_a_column(django_capture_on_commit_callbacks):
     assert field.type == "number"
     assert imp.mapping["columns"] == ["phone", "field:shoe_size"]
     assert Contact.objects.get().attributes == {"shoe_size": 42}
+
+
+def test_mostly_utf8_with_a_stray_windows_byte_is_read_as_utf8(django_capture_on_commit_callbacks):
+    data = "Mobile;Förnamn\n0701234567;Åsa\n".encode() + b"0707654321;Caf\xe9\n"
+    assert detect_encoding(data) == "utf-8"
+    imp = run_import(django_capture_on_commit_callbacks, data)
+    assert imp.mapping["columns"] == ["phone", "first_name"]
+    assert sorted(Contact.objects.values_list("first_name", flat=True)) == ["Café", "Åsa"]

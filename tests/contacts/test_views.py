@@ -505,3 +505,15 @@ def test_xlsx_sheet_choice_in_the_mapping(marketer_client):
     assert b"Sheet" in page.content and b"People" in page.content
     page = marketer_client.get(reverse("contacts:import", args=[imp.pk]), {"sheet": "People"})
     assert b"0701111111" in page.content
+
+
+def test_discard_an_uploaded_file(marketer_client):
+    marketer_client.post(
+        reverse("contacts:import_upload"), {"file": upload("phone\n0701234567\n"), "mode": "add_update"}
+    )
+    imp = Import.objects.get()
+    assert b"Discard this file" in marketer_client.get(reverse("contacts:import", args=[imp.pk])).content
+    marketer_client.post(reverse("contacts:import_cancel", args=[imp.pk]))
+    imp.refresh_from_db()
+    assert imp.status == Import.Status.CANCELLED
+    assert not Contact.objects.exists()
