@@ -64,7 +64,8 @@ def _setting(name: str, default):
     return getattr(settings, name, default)
 
 
-LEASE_SECONDS = 120  # a lane run renews its lease every chunk; a dead lane is restarted after this
+# A lane run renews its lease every chunk; a dead lane (its worker was killed) is restarted after this.
+LEASE_SECONDS = max(30, int(getattr(settings, "CAMPAIGN_LANE_LEASE_SECONDS", 120)))
 RUN_SECONDS = 8.0  # one task run sends chunks for about this long, then hands over to a successor task
 CHUNK_SECONDS = 2.0  # a chunk holds about this much sending at the effective rate
 MAX_WAIT = 5.0  # wait for a throttle window in the task at most this long; longer: come back later
@@ -643,18 +644,22 @@ def record_results(campaign, account, adapter, messages, chunk: ChunkResult, tok
             )
             if new != old:
                 transitions.append((campaign.pk, old, new, now))
-            events.append(
-                MessageEvent(
-                    message_id=mid,
-                    account=account,
-                    kind=MessageEvent.Kind.SEND,
-                    external_id=str(ext)[:128],
-                    raw_status=str(r.status)[:50],
-                    status=new,
-                    raw=_jsonable(r.raw),
-                    occurred_at=now,
+            if new in FAILURE_STATUSES or new == MessageStatus.UNKNOWN or r.error_code or r.error_message:
+                # The provider's own words on a refusal or an unclear answer, per message. A plain acceptance
+                # is not repeated here: its raw answer is in the request log, once per call (a bulk answer
+                # would otherwise be stored a thousand times).
+                events.append(
+                    MessageEvent(
+                        message_id=mid,
+                        account=account,
+                        kind=MessageEvent.Kind.SEND,
+                        external_id=str(ext)[:128],
+                        raw_status=str(r.status)[:50],
+                        status=new,
+                        raw=_jsonable(r.raw),
+                        occurred_at=now,
+                    )
                 )
-            )
         for mid, why in chunk.unknown.items():
             if mid not in current:
                 continue

@@ -232,6 +232,10 @@ PROVIDER_HTTP_TIMEOUT = (
     env.float("PROVIDER_CONNECT_TIMEOUT", default=5.0),
     env.float("PROVIDER_READ_TIMEOUT", default=30.0),
 )
+# Send pipeline recovery: a lane whose worker died is restarted after its lease; an ambiguous hand-over is
+# looked up at the provider after the reconcile delay.
+CAMPAIGN_LANE_LEASE_SECONDS = env.int("CAMPAIGN_LANE_LEASE_SECONDS", default=120)
+CAMPAIGN_RECONCILE_DELAY = env.float("CAMPAIGN_RECONCILE_DELAY", default=30.0)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
 # --- Security -------------------------------------------------------------------------------------------

@@ -127,6 +127,8 @@ def start_worker(celery_app_on_broker, tmp_path):
                 "SMSPORTAL_NO_BOOTSTRAP": "1",
                 "SMSPORTAL_ENV_FILE": "none",
                 "CELERY_VISIBILITY_TIMEOUT": "20",
+                "CAMPAIGN_LANE_LEASE_SECONDS": "30",
+                "CAMPAIGN_RECONCILE_DELAY": "5",
                 "PYTHONUNBUFFERED": "1",
             }
         )
