@@ -196,9 +196,10 @@ def normalizer(spec: RowSpec, workers: int):
 
 @contextmanager
 def _lean_connection():
-    """On SQLite, a smaller page cache and no memory-mapped reads while an import writes: the worker's memory
-    then stays flat as the database grows (a 1M-contact database would otherwise be mapped into the process).
-    Restored afterwards, since the connection serves other tasks too."""
+    """On SQLite, while an import writes: a smaller page cache and no memory-mapped reads, so the worker's memory
+    stays flat as the database grows (a 1M-contact database would otherwise be mapped into the process); and
+    checkpoints every ~40 MB of WAL instead of every 4 MB (a fifth less CPU per row: pages changed by several
+    batches are copied back once). Restored afterwards, since the connection serves other tasks too."""
     if connection.vendor != "sqlite":
         yield
         return
@@ -210,9 +211,12 @@ def _lean_connection():
 
     with connection.cursor() as cursor:
         cache, mmap = read(cursor, "cache_size"), read(cursor, "mmap_size")
+        checkpoint = read(cursor, "wal_autocheckpoint")
         cursor.execute(f"PRAGMA cache_size={-int(_setting('IMPORT_SQLITE_CACHE_KB', 32768))}")
         if mmap is not None:
             cursor.execute("PRAGMA mmap_size=0")
+        if checkpoint is not None:
+            cursor.execute("PRAGMA wal_autocheckpoint=10000")
     try:
         yield
     finally:
@@ -221,6 +225,8 @@ def _lean_connection():
                 cursor.execute(f"PRAGMA cache_size={cache}")
             if mmap is not None:
                 cursor.execute(f"PRAGMA mmap_size={mmap}")
+            if checkpoint is not None:
+                cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoint}")
 
 
 class Cancelled(Exception):
