@@ -654,6 +654,8 @@ def _merge(existing: tuple, rec: tuple):
 def _explain(reason: str, cells: list) -> str:
     """Add a hint when a refused row swallowed following lines (an opening quote that is never closed)."""
     if isinstance(cells, str):
+        if cells.count("\n") < 5:
+            return reason
         cells = cells.split(UNIT_SEPARATOR)
     for cell in cells or ():
         if isinstance(cell, str) and cell.count("\n") >= 5:
