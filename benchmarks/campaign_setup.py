@@ -175,18 +175,25 @@ class RssSampler(threading.Thread):
         self.pid = pid
         self.peak_main = 0
         self.peak_child = 0
-        self._stop = threading.Event()
+        self.peak_anon = 0
+        self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.wait(0.5):
+        while not self._halt.wait(0.5):
             self.peak_main = max(self.peak_main, proc_kb(self.pid, "VmRSS"))
             for c in descendants(self.pid):
                 self.peak_child = max(self.peak_child, proc_kb(c, "VmRSS"), proc_kb(c, "VmHWM"))
+                # Anonymous memory only: RSS also counts the SQLite file pages the process maps (mmap_size).
+                self.peak_anon = max(self.peak_anon, proc_kb(c, "RssAnon"))
 
     def stop(self) -> dict:
-        self._stop.set()
+        self._halt.set()
         self.join(2)
-        return {"worker_main_mb": round(self.peak_main / 1024), "worker_process_peak_mb": round(self.peak_child / 1024)}
+        return {
+            "worker_main_mb": round(self.peak_main / 1024),
+            "worker_process_peak_mb": round(self.peak_child / 1024),
+            "worker_process_anon_peak_mb": round(self.peak_anon / 1024),
+        }
 
 
 # ---------------------------------------------------------------------------------------------------- data

@@ -50,7 +50,11 @@ def inbound_record(*, account, items: Sequence[InboundSMS]) -> list[InboundMessa
         contact = Contact.objects.filter(phone=phone).first()
         reply_to = None
         if item.in_reply_to_external_id:
-            reply_to = Message.objects.filter(account=account, external_id=item.in_reply_to_external_id).first()
+            reply_to = (
+                Message.objects.filter(account=account, external_id=item.in_reply_to_external_id)
+                .exclude(external_id="")  # the partial index message_external
+                .first()
+            )
         if reply_to is None and contact is not None:
             # The latest campaign message to this contact on this account: looked up by contact (the
             # message_contact index), never by number across the account's millions of rows; inbox replies and

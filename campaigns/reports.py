@@ -147,7 +147,8 @@ def apply_delivery_reports(
         by_ext: dict[str, Message] = {}
         by_ref: dict[str, Message] = {}
         if ext_ids:
-            for m in Message.objects.select_for_update().filter(account=account, external_id__in=ext_ids):
+            rows = Message.objects.select_for_update().filter(account=account, external_id__in=ext_ids)
+            for m in rows.exclude(external_id=""):  # the condition of the partial index message_external
                 by_ext[m.external_id] = m
         if refs:
             valid_refs = [r for r in refs if _is_uuid(r)]

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from campaigns import sending
-from campaigns.models import Campaign, CampaignLane, Message
+from campaigns.models import Campaign, CampaignLane, Message, MessageEvent
 from campaigns.sending import claim, lanes_kick, reconcile_due, send_batch
 from campaigns.snapshot import campaign_start
 from contacts.models import Contact
@@ -159,6 +159,7 @@ def test_ambiguous_timeout_is_reconciled_before_anything_is_resent(rec_campaign,
     assert rec_campaign.unknown_count == 20 and rec_campaign.status == Campaign.Status.SENDING
     unknown = Message.objects.filter(campaign=rec_campaign, status="unknown")
     assert set(unknown.values_list("error_code", flat=True)) == {"timeout"}
+    assert MessageEvent.objects.filter(kind="send", message__in=unknown).count() == 20  # the unclear answers kept
     unknown.update(reconcile_after=timezone.now() - timedelta(seconds=1))
     reconcile_due()
     drive(rec_campaign)
