@@ -16,3 +16,9 @@ CSRF_COOKIE_SECURE = False
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 CELERY_TASK_ALWAYS_EAGER = False
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+
+# Import tuning knobs (contacts.import_runner reads them from settings; defaults apply when unset).
+if os.environ.get("IMPORT_WORKERS"):
+    IMPORT_WORKERS = int(os.environ["IMPORT_WORKERS"])
+if os.environ.get("IMPORT_PARALLEL_MIN_BYTES"):
+    IMPORT_PARALLEL_MIN_BYTES = int(os.environ["IMPORT_PARALLEL_MIN_BYTES"])
