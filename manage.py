@@ -29,7 +29,11 @@ def _find_python() -> str:
     candidates = [os.environ.get("SMSPORTAL_PYTHON", ""), "python3.14", "python3.13", "python3.12"]
     pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     if pyenv_root.is_dir():
-        candidates += [str(p / "bin" / "python3") for p in sorted(pyenv_root.iterdir(), reverse=True)]
+
+        def version_key(path: Path) -> tuple:
+            return tuple(int(part) if part.isdigit() else -1 for part in path.name.split("."))
+
+        candidates += [str(p / "bin" / "python3") for p in sorted(pyenv_root.iterdir(), key=version_key, reverse=True)]
     check = "import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)"
     for cand in candidates:
         path = shutil.which(cand) if cand and os.sep not in cand else cand
