@@ -11,12 +11,14 @@ from urllib.parse import urlencode
 import django_filters
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.db.models import Q
 from django.http import Http404, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
@@ -813,11 +815,56 @@ class ImportListView(TablePage):
         return context
 
 
+class _UploadLimit(FileUploadHandler):
+    """Stops reading an upload as soon as it is bigger than IMPORT_MAX_UPLOAD_BYTES (instead of storing it all
+    first), and leaves a note for the view to say so."""
+
+    def __init__(self, request, limit: int):
+        super().__init__(request)
+        self.limit = limit
+        self.received = 0
+        self.content_length = 0
+
+    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
+        self.content_length = content_length
+
+    def new_file(self, *args, **kwargs):
+        super().new_file(*args, **kwargs)
+        if self.content_length and self.content_length > self.limit + 64 * 1024:  # room for the other fields
+            self.request.upload_too_large = self.content_length
+            raise StopUpload(connection_reset=False)
+
+    def receive_data_chunk(self, raw_data, start):
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            self.request.upload_too_large = self.received
+            raise StopUpload(connection_reset=False)
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None
+
+
+@csrf_exempt  # CSRF is checked below, once the size limit is in place (reading POST would read the whole body)
+def import_upload(request):
+    request.upload_handlers.insert(0, _UploadLimit(request, services.import_max_bytes()))
+    return _import_upload(request)
+
+
+@csrf_protect
 @marketer_required
 @require_POST
-def import_upload(request):
+def _import_upload(request):
     form = UploadForm(request.POST, request.FILES)
-    if form.is_valid():
+    too_large = getattr(request, "upload_too_large", None)
+    if too_large:
+        form.is_valid()
+        try:
+            services.import_check_size(too_large)
+        except ImportFileError as exc:
+            form.errors.pop("file", None)
+            form.add_error("file", str(exc))
+    elif form.is_valid():
         try:
             imp, _info = services.import_create(upload=form.cleaned_data["file"], actor=request.user)
         except ImportFileError as exc:

@@ -517,3 +517,23 @@ def test_discard_an_uploaded_file(marketer_client):
     imp.refresh_from_db()
     assert imp.status == Import.Status.CANCELLED
     assert not Contact.objects.exists()
+
+
+def test_an_upload_over_the_limit_is_refused_while_it_arrives(marketer_client, settings):
+    settings.IMPORT_MAX_UPLOAD_BYTES = 200_000
+    big = b"phone\n" + b"0701234567\n" * 40_000  # 440 KB
+    response = marketer_client.post(
+        reverse("contacts:import_upload"), {"file": upload(big), "mode": "add_update"}, **HTMX
+    )
+    assert response.status_code == 200
+    assert b"the most this workspace accepts is 195.3 KB" in response.content
+    assert not Import.objects.exists()
+
+
+def test_upload_needs_the_csrf_token(marketer):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(marketer)
+    response = client.post(reverse("contacts:import_upload"), {"file": upload(b"phone\n0701234567\n")})
+    assert response.status_code == 403
