@@ -181,6 +181,8 @@ class Command(BaseCommand):
             recipients_total=len(msgs), segments_total=len(msgs), delivered_count=delivered, failed_count=failed
         )
         Message.objects.filter(campaign=finished).update(created_at=finished.started_at)
+        Campaign.objects.filter(pk=finished.pk).update(created_at=finished.started_at - timedelta(hours=1))
+        self.seed_replies(account, msgs, now)
         scheduled = Campaign.objects.create(
             name="Demo: weekend newsletter",
             account=account,
@@ -191,3 +193,29 @@ class Command(BaseCommand):
         )
         scheduled.groups.add(groups[DEMO_MARK])
         self.stdout.write(f"smsportal: demo data loaded ({len(ids)} contacts, 3 groups, 1 list, 2 campaigns).")
+
+    def seed_replies(self, account, messages, now) -> None:
+        """A few replies to the finished campaign, through the real inbound path (keywords, opt-out, audit)."""
+        from campaigns.inbound import inbound_record
+        from providers.adapters.types import InboundSMS
+
+        texts = [
+            "Thanks! Is the sale also in the Malmö store?",
+            "STOP",
+            "Do you ship to Athens?",
+            "stop sending me these please",
+        ]
+        delivered = [m for m in messages if m.status == "delivered"][: len(texts)]
+        items = [
+            InboundSMS(
+                external_id=f"demo-reply-{i}",
+                from_phone=m.to,
+                text=text,
+                to=m.sender,
+                received_at=now - timedelta(hours=40 - i * 3),
+                in_reply_to_external_id=m.external_id,
+                raw={"demo": True},
+            )
+            for i, (m, text) in enumerate(zip(delivered, texts, strict=False))
+        ]
+        inbound_record(account=account, items=items)
