@@ -213,12 +213,17 @@ class StatusColumn(tables.Column):
     """A status rendered as a coloured badge (tone by value, label from ``get_<field>_display``)."""
 
     def render(self, value, record, bound_column):
+        # django-tables2 hands choice fields over as their display label: read the stored value for the tone.
+        try:
+            raw = bound_column.accessor.resolve(record)
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raw = value
         label = value
         display = getattr(record, f"get_{bound_column.accessor}_display", None)
         if callable(display):
             label = display()
         return format_html(
-            '<span class="badge badge-status tone-{}">{}</span>', STATUS_TONES.get(str(value), "muted"), label
+            '<span class="badge badge-status tone-{}">{}</span>', STATUS_TONES.get(str(raw), "muted"), label
         )
 
 

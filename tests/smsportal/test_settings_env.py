@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_check(env_overrides: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY", "CREDENTIALS_KEY"}}
+    drop = {"DATABASE_URL", "SECRET_KEY", "CREDENTIALS_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(
         {"DJANGO_SETTINGS_MODULE": "smsportal.settings", "SMSPORTAL_NO_BOOTSTRAP": "1", "SMSPORTAL_ENV_FILE": "none"}
     )
