@@ -596,6 +596,12 @@ class SyncEngine:
             for c in to_update:
                 c.updated_at = now
             Contact.objects.bulk_update(to_update, sorted(update_fields | {"updated_at"}))
+        touched = [local[p].pk for p in created_phones if p in local] + [c.pk for c in to_update]
+        if touched:
+            # rows written in bulk bypass the contacts services: keep free-text search right
+            from contacts.services import contact_search_text_refresh
+
+            contact_search_text_refresh(contact_ids=touched)
         if new_group_links:
             GroupMembership.objects.bulk_create(new_group_links, ignore_conflicts=True)
         if new_list_links:

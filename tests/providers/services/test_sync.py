@@ -106,6 +106,8 @@ def test_pull_creates_contacts_groups_memberships_and_blocklist(memory_account, 
     news = Group.objects.get(name="Newsletter")
     new = Contact.objects.get(phone="+46702000001")
     assert (new.first_name, new.last_name, new.attributes, new.country) == ("Nea", "New", {"city": "Lund"}, "SE")
+    # pulled contacts are found by the contacts search like any other
+    assert "nea" in new.search_text.lower() and "lund" in new.search_text.lower()
     assert GroupMembership.objects.filter(group=news, contact=new).exists()
     bo = Contact.objects.get(phone="+46701000002")
     assert bo.first_name == "Bo"  # ours wins
