@@ -20,7 +20,7 @@ from django.utils import timezone
 from contacts.models import Contact
 from contacts.selectors import audience_breakdown, audience_contacts, audience_selected, blocked_phone_exists
 
-from .models import Campaign, CampaignMinute, InboundMessage, Message
+from .models import Campaign, CampaignMinute, Message
 from .rendering import Template, contact_values
 from .segments import GSM_REPLACEMENTS, SegmentInfo, count_segments, segments_of
 from .snapshot import campaign_audience, speed_rate
@@ -457,7 +457,3 @@ def _minutes_from_messages(campaign: Campaign) -> list[tuple]:
 
 def campaign_messages(campaign: Campaign) -> QuerySet[Message]:
     return Message.objects.filter(campaign=campaign).select_related("contact")
-
-
-def inbox() -> QuerySet[InboundMessage]:
-    return InboundMessage.objects.select_related("contact", "campaign", "account")

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
+from django.views.generic import RedirectView
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from contacts.models import Contact
@@ -28,7 +29,7 @@ from smsportal.templatetags.ui import url_if
 
 from . import selectors, services
 from .forms import CampaignForm, CampaignNewForm, FailedGroupForm, TestNumberForm, TestSendForm
-from .models import Campaign, InboundMessage, Message, TestNumber
+from .models import Campaign, Message, TestNumber
 from .rendering import BUILTIN_KEYS, declared_keys
 from .segments import GSM_REPLACEMENTS, to_gsm
 
@@ -660,72 +661,10 @@ def campaign_audience(request, pk: int, kind: str):
 
 
 # ---------------------------------------------------------------------------------------------------- inbox
-class InboxTable(HtmxTable):
-    received_at = tables.DateTimeColumn(verbose_name="Received", format="Y-m-d H:i")
-    from_phone = tables.Column(verbose_name="From", orderable=False)
-    text = tables.Column(verbose_name="Message", orderable=False)
-    keyword = StatusColumn(verbose_name="Keyword", orderable=False)
-    status = StatusColumn(verbose_name="Status", orderable=False)
-    campaign = tables.Column(verbose_name="Campaign", orderable=False, empty_values=())
-    empty_state = EmptyState(
-        icon="inbox",
-        title="No replies yet",
-        text="Replies to your campaigns show up here, linked to the contact and campaign.",
-    )
+class RepliesRedirectView(RoleRequiredMixin, RedirectView):
+    """Replies live in the inbox (``inbox:index``); keep old links (``?campaign=…``) working."""
 
-    class Meta(HtmxTable.Meta):
-        model = InboundMessage
-        fields = ("received_at", "from_phone", "text", "keyword", "status", "campaign")
-        order_by = ("-received_at",)
-
-    def render_from_phone(self, value, record):
-        name = record.contact.full_name if record.contact else ""
-        link = url_if("contacts:detail", record.contact_id) if record.contact_id else ""
-        label = format_html("{}<div class='small text-secondary'>{}</div>", value, name)
-        return format_html('<a href="{}">{}</a>', link, label) if link else label
-
-    def render_text(self, value, record):
-        return format_html('<div style="max-width:32rem;white-space:pre-wrap">{}</div>', value)
-
-    def render_keyword(self, value, record):
-        if value == InboundMessage.Keyword.NONE:
-            return "—"
-        tone = {"opt_out": "danger", "opt_in": "success", "help": "info", "flagged": "warning"}.get(value, "muted")
-        return format_html('<span class="badge badge-status tone-{}">{}</span>', tone, record.get_keyword_display())
-
-    def render_campaign(self, value, record):
-        if not record.campaign_id:
-            return "—"
-        return format_html(
-            '<a href="{}">{}</a>', reverse("campaigns:detail", args=[record.campaign_id]), record.campaign.name
-        )
-
-
-class InboxFilter(HtmxFilterSet):
-    q = django_filters.CharFilter(method="filter_q", label="Search")
-    status = django_filters.ChoiceFilter(choices=InboundMessage.Status.choices, empty_label="Any status")
-    keyword = django_filters.ChoiceFilter(choices=InboundMessage.Keyword.choices, empty_label="Any keyword")
-    campaign = django_filters.ModelChoiceFilter(
-        queryset=lambda request: Campaign.objects.exclude(status=Campaign.Status.DRAFT).order_by("-created_at"),
-        empty_label="Any campaign",
-    )
-
-    class Meta:
-        model = InboundMessage
-        fields = ["q", "status", "keyword", "campaign"]
-
-    def filter_q(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(Q(from_phone__contains=value.replace(" ", "")) | Q(text__icontains=value))
-
-
-class InboxView(RoleRequiredMixin, HtmxTableView):
     required_role = roles.MARKETER
-    table_class = InboxTable
-    filterset_class = InboxFilter
-    template_name = "campaigns/inbox.html"
-
-    def get_queryset(self):
-        return selectors.inbox()
+    pattern_name = "inbox:index"
+    query_string = True
+    permanent = False
