@@ -106,7 +106,7 @@ def main() -> None:
                 bootstrap()
     if sys.argv[1:2] == ["test"]:  # the test runner needs no .env: its settings provide safe test values
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smsportal.settings.test")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smsportal.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smsportal.settings.base")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

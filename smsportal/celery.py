@@ -4,7 +4,7 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smsportal.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smsportal.settings.base")
 
 app = Celery("smsportal")
 app.config_from_object("django.conf:settings", namespace="CELERY")

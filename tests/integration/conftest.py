@@ -119,7 +119,7 @@ def start_worker(celery_app_on_broker, tmp_path):
         env = dict(os.environ)
         env.update(
             {
-                "DJANGO_SETTINGS_MODULE": "smsportal.settings",
+                "DJANGO_SETTINGS_MODULE": "smsportal.settings.base",
                 "DJANGO_DEBUG": "true",
                 "SECRET_KEY": os.environ.get("SECRET_KEY", "integration-secret-key-0123456789abcdefghij"),
                 "DATABASE_URL": _database_url(),

@@ -14,7 +14,11 @@ def run_check(env_overrides: dict[str, str], *args: str) -> subprocess.Completed
     drop = {"DATABASE_URL", "SECRET_KEY", "CREDENTIALS_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(
-        {"DJANGO_SETTINGS_MODULE": "smsportal.settings", "SMSPORTAL_NO_BOOTSTRAP": "1", "SMSPORTAL_ENV_FILE": "none"}
+        {
+            "DJANGO_SETTINGS_MODULE": "smsportal.settings.base",
+            "SMSPORTAL_NO_BOOTSTRAP": "1",
+            "SMSPORTAL_ENV_FILE": "none",
+        }
     )
     env.update(env_overrides)
     return subprocess.run(
