@@ -19,3 +19,5 @@ CELERY_TASK_EAGER_PROPAGATES = True
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 MEDIA_ROOT = VAR_DIR / "test-media"  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# WhiteNoise warns on every request when STATIC_ROOT does not exist (a fresh clone that never ran collectstatic).
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
