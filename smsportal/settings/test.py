@@ -5,6 +5,7 @@ CI (or you) point it there.
 """
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("DJANGO_DEBUG", "true")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
@@ -20,4 +21,4 @@ STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.Static
 MEDIA_ROOT = VAR_DIR / "test-media"  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # WhiteNoise warns on every request when STATIC_ROOT does not exist (a fresh clone that never ran collectstatic).
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
+Path(str(STATIC_ROOT)).mkdir(parents=True, exist_ok=True)  # noqa: F405
