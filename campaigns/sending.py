@@ -288,21 +288,34 @@ def send_batch(campaign_id: int, lane: int, token: str) -> RunOutcome:
 
 # ---------------------------------------------------------------------------------------------------- claims
 def claim(campaign_id: int, token: str, size: int) -> list[int]:
-    """Atomically mark up to ``size`` pending, unclaimed rows (lowest ids first) as ours."""
+    """Atomically mark up to ``size`` pending, unclaimed rows (lowest ids first) as ours.
+
+    The search starts at the campaign's ``claim_floor`` (no pending row lies below it, bar rows given back,
+    which lower it again); when nothing is found there it looks once from the start, so a row is never missed.
+    """
     now = timezone.now()
-    with transaction.atomic():
-        qs = Message.objects.filter(campaign_id=campaign_id, status=Message.Status.PENDING, claim_token="").order_by(
-            "id"
-        )
-        if connection.features.has_select_for_update_skip_locked:
-            qs = qs.select_for_update(skip_locked=True)
-        ids = list(qs.values_list("id", flat=True)[:size])
-        if not ids:
-            return []
-        Message.objects.filter(id__in=ids, status=Message.Status.PENDING, claim_token="").update(
-            claim_token=token, claimed_at=now, attempts=F("attempts") + 1
-        )
-    return list(Message.objects.filter(id__in=ids, claim_token=token).order_by("id").values_list("id", flat=True))
+    floor = Campaign.objects.filter(pk=campaign_id).values_list("claim_floor", flat=True).first() or 0
+    for start in dict.fromkeys((floor, 0)):
+        with transaction.atomic():
+            qs = Message.objects.filter(
+                campaign_id=campaign_id, status=Message.Status.PENDING, claim_token="", id__gte=start
+            ).order_by("id")
+            if connection.features.has_select_for_update_skip_locked:
+                qs = qs.select_for_update(skip_locked=True)
+            ids = list(qs.values_list("id", flat=True)[:size])
+            if not ids:
+                continue
+            Message.objects.filter(id__in=ids, status=Message.Status.PENDING, claim_token="").update(
+                claim_token=token, claimed_at=now, attempts=F("attempts") + 1
+            )
+            Campaign.objects.filter(pk=campaign_id, claim_floor__lt=ids[0]).update(claim_floor=ids[0])
+        return list(Message.objects.filter(id__in=ids, claim_token=token).order_by("id").values_list("id", flat=True))
+    return []
+
+
+def lower_claim_floor(campaign_id: int, lowest_id: int) -> None:
+    """Rows given back to pending below the floor must be found by the next claim."""
+    Campaign.objects.filter(pk=campaign_id, claim_floor__gt=lowest_id).update(claim_floor=lowest_id)
 
 
 def release(ids: list[int], token: str) -> None:
@@ -313,6 +326,8 @@ def release(ids: list[int], token: str) -> None:
     campaign_ids = set(rows.values_list("campaign_id", flat=True))
     rows.update(claim_token="", claimed_at=None, attempts=F("attempts") - 1)
     for cid in campaign_ids:
+        if cid:
+            lower_claim_floor(cid, min(ids))
         if Campaign.objects.filter(pk=cid, status=Campaign.Status.CANCELLED).exists():
             cancel_pending(cid)
 
@@ -847,6 +862,7 @@ def messages_reconcile(account, messages: list[Message], token: str) -> None:
                 transitions.append((m.campaign_id if not m.is_test else None, old, new, now))
         apply_counter_deltas(counter_deltas(transitions))
     for cid in reopened:
+        lower_claim_floor(cid, min(m.pk for m in messages if m.campaign_id == cid))
         if Campaign.objects.filter(pk=cid, status=Campaign.Status.CANCELLED).exists():
             cancel_pending(cid)
             continue

@@ -432,6 +432,7 @@ def campaign_requeue_failed(*, campaign: Campaign, user) -> int:
             if n:
                 f = COUNTER_FIELD[status]
                 changes[f] = changes.get(f, F(f)) - n
+        changes["claim_floor"] = 0  # requeued rows sit anywhere below the lanes' floor
         Campaign.objects.filter(pk=campaign.pk).update(**changes)
         Campaign.objects.filter(pk=campaign.pk, status__in=(Campaign.Status.COMPLETED, Campaign.Status.FAILED)).update(
             status=Campaign.Status.SENDING, finished_at=None, error_message=""

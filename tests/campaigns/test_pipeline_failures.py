@@ -198,3 +198,19 @@ def test_blocked_before_start_are_not_even_snapshotted(rec_campaign, audience):
     BlocklistEntryFactory(phone=contacts[1].phone)
     assert campaign_start(rec_campaign.pk) == 28
     assert not Message.objects.filter(campaign=rec_campaign, contact__in=contacts[:2]).exists()
+
+
+def test_claims_start_at_the_floor_and_never_miss_a_row_given_back(rec_campaign):
+    campaign_start(rec_campaign.pk)
+    a = claim(rec_campaign.pk, "a" * 32, 10)
+    b = claim(rec_campaign.pk, "b" * 32, 10)
+    rec_campaign.refresh_from_db()
+    assert rec_campaign.claim_floor == b[0] > a[-1]
+    sending.release(a[:3], "a" * 32)  # e.g. a 429: given back, the floor comes down
+    rec_campaign.refresh_from_db()
+    assert rec_campaign.claim_floor == a[0]
+    assert claim(rec_campaign.pk, "c" * 32, 3) == a[:3]
+    # A pending row below the floor that nobody announced (a claimer that rolled back) is still found.
+    Campaign.objects.filter(pk=rec_campaign.pk).update(claim_floor=b[-1] + 10_000)
+    Message.objects.filter(id=a[5]).update(claim_token="")
+    assert a[5] in claim(rec_campaign.pk, "d" * 32, 50)
