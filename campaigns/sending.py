@@ -7,14 +7,16 @@ successor when it ends, so a duplicated or replayed task finds a different holde
 One run loops, for up to ``RUN_SECONDS``, over chunks:
 
 1. re-read the campaign (paused / cancelled / failed → stop within a second; the account disabled → fail);
-2. *claim* up to a chunk of pending rows (``claim_token`` = this run; ``SKIP LOCKED`` on PostgreSQL, the write
-   lock on SQLite) — a batch run twice claims different rows or none, so nothing is sent twice;
+2. *claim* up to a chunk of pending rows, lowest ids first from the campaign's ``claim_floor``
+   (``claim_token`` = this run; ``SKIP LOCKED`` on PostgreSQL, the write lock on SQLite) — a batch run twice
+   claims different rows or none, so nothing is sent twice;
 3. drop rows whose contact was blocked, opted out or deleted since the snapshot (never sent);
 4. reserve a window on the account's global throttle (and the campaign's own speed), then send the provider
    batches (``adapter.plan_batches``: same-text / personal bulk calls, or one message per call) from a thread
    pool, each batch at its slot in the window;
-5. store the results in one transaction: provider ids, statuses, codes and texts, raw answers
-   (``MessageEvent``), counters, chart minutes, the redacted request log.
+5. store the results in one transaction: provider ids, statuses, codes and texts, the raw answer of every
+   refusal or unclear outcome (``MessageEvent``), counters, chart minutes, the redacted request log (which
+   holds every raw answer, once per provider call).
 
 Errors (the adapter's ``send()`` contract): an auth error stops the campaign at once (FAILED, with the
 provider's message; resumable once the account is fixed); a retryable error (429, 5xx, connection) releases
